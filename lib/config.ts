@@ -1,0 +1,357 @@
+/**
+ * The stack's configuration schema. Raw config is parsed here once into typed values; nothing else reads raw config.
+ * Every problem is reported at once, each with its full key path and what is expected, before any resource exists.
+ */
+import { isIP } from "node:net";
+import { z } from "zod";
+import {
+  DEFAULT_THANOS_VERSION,
+  OLDEST_SUPPORTED,
+  isSupported,
+  parseThanosVersion,
+  type ThanosVersion,
+} from "./thanosVersion";
+import { querierEndpoints } from "./endpoints";
+import { clientTlsMode } from "./querier";
+
+export const PROJECT = "thanos-global-view";
+
+export const DEFAULT_DOWNLOAD_URL =
+  "https://github.com/thanos-io/thanos/releases/download/v{version}/thanos-{version}.linux-{arch}.tar.gz";
+export const DEFAULT_SHA256SUMS_URL =
+  "https://github.com/thanos-io/thanos/releases/download/v{version}/sha256sums.txt";
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
+const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
+const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
+const KUBERNETES_QUANTITY = /^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+
+const isHost = (value: string) => isIP(value) !== 0 || HOSTNAME.test(value);
+
+/** Splits "host:port" or "[v6]:port"; undefined when it is not one. */
+export function splitHostPort(value: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  if (!match) return undefined;
+  const host = match[1] ?? match[2];
+  const port = Number(match[3]);
+  if ((match[1] !== undefined && isIP(host) !== 6) || !isHost(host) || port < 1 || port > 65535) return undefined;
+  return { host, port };
+}
+
+const host = z.string().refine(isHost, { error: "must be a hostname or an IP address, without a port or scheme" });
+const port = z.int({ error: "must be a port number" }).min(1, { error: "must be a port from 1 to 65535" }).max(65535, {
+  error: "must be a port from 1 to 65535",
+});
+const hostPort = z.string().refine((value) => splitHostPort(value) !== undefined, {
+  error: "must be host:port with no scheme, e.g. minio.example.com:9000",
+});
+const dnsLabel = z.string().regex(DNS_LABEL, { error: "must be a DNS label: lower-case letters, digits and '-'" });
+const unixUser = z.string().regex(UNIX_USER, { error: "must be a Unix user name" });
+const logLevel = z.enum(["debug", "info", "warn", "error"], { error: "must be one of debug, info, warn, error" });
+const duration = z.string().regex(DURATION, { error: "must be a Prometheus duration such as 30s, 5m or 2h" });
+const labelName = z.string().regex(LABEL_NAME, { error: "must be a Prometheus label name, e.g. prometheus_replica" });
+const labels = z.record(labelName, z.string().min(1, { error: "label values must not be empty" }));
+const quantity = z.string().regex(KUBERNETES_QUANTITY, { error: "must be a Kubernetes quantity such as 500m or 1Gi" });
+const absolutePath = z
+  .string()
+  .refine((value) => value.startsWith("/") && !value.split("/").includes(".."), {
+    error: "must be an absolute path without '..', e.g. /var/lib/prometheus/metrics2",
+  });
+const httpUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+    } catch {
+      return false;
+    }
+  },
+  { error: "must be an http:// or https:// URL, e.g. http://localhost:9090" },
+);
+const sshPublicKey = z
+  .string()
+  .regex(SSH_PUBLIC_KEY, { error: "must be an SSH public host key line such as 'ssh-ed25519 AAAA...'" });
+
+/** A value read from another stack's outputs, for hosts whose addresses another stack owns. */
+const stackOutput = z.strictObject({
+  stack: z.string().regex(/^[\w.-]+(\/[\w.-]+){0,2}$/, { error: "must be a stack name such as org/project/stack" }),
+  output: z.string().min(1, { error: "must name an output of that stack" }),
+});
+const hostOrStackOutput = z.union([host, stackOutput], {
+  error: "must be a hostname or IP address, or {stack, output} naming another stack's output",
+});
+
+const sshProxy = z.strictObject({
+  host,
+  port: port.default(22),
+  user: unixUser.default("root"),
+  hostKey: sshPublicKey.optional(),
+});
+
+const vm = z.strictObject({
+  name: dnsLabel,
+  host: hostOrStackOutput,
+  advertiseAddress: hostOrStackOutput.optional(),
+  port: port.default(22),
+  user: unixUser.default("root"),
+  hostKey: sshPublicKey.optional(),
+  proxy: sshProxy.optional(),
+  prometheusUrl: httpUrl.default("http://localhost:9090"),
+  tsdbPath: absolutePath,
+  runAs: unixUser.optional(),
+  bindAddress: z.string().refine((value) => isIP(value) !== 0, { error: "must be an IP address, e.g. 0.0.0.0" }).default("0.0.0.0"),
+  grpcPort: port.default(10901),
+  httpPort: port.default(10902),
+  logLevel: logLevel.default("info"),
+  readyTimeoutSeconds: z.int().min(5).max(3600).default(120),
+  configurePrometheus: z
+    .strictObject({
+      externalLabels: labels.refine((value) => Object.keys(value).length > 0, {
+        error: "must hold at least one label that identifies this Prometheus, e.g. {cluster: prom_vm}",
+      }),
+      blockDuration: duration.default("2h"),
+    })
+    .optional(),
+});
+
+/** An extra querier endpoint, e.g. a store gateway; plain strings are shorthand for {address}. */
+const extraEndpoint = z.union(
+  [
+    z.string().min(1).transform((address) => ({ address, tls: false })),
+    z.strictObject({ address: z.string().min(1), tls: z.boolean().default(false) }),
+  ],
+  { error: "must be an endpoint address or {address, tls}" },
+);
+
+const resources = z.strictObject({
+  requests: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).default({}),
+  limits: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).default({}),
+});
+
+const querier = z.strictObject({
+  name: dnsLabel.default("thanos-querier"),
+  replicas: z.int().min(1, { error: "must be at least 1" }).max(100).default(1),
+  replicaLabels: z
+    .array(labelName)
+    .min(1, { error: "must list at least one replica label, e.g. [prometheus_replica]; without one replicas are not deduplicated" })
+    .default(["prometheus_replica"]),
+  logLevel: logLevel.default("info"),
+  infoTimeout: duration.default("30s"),
+  extraEndpoints: z.array(extraEndpoint).default([]),
+  image: z.string().min(1).optional(),
+  resources: resources.default({
+    requests: { cpu: "100m", memory: "256Mi" },
+    limits: { memory: "1Gi" },
+  }),
+});
+
+const sidecarService = z.strictObject({
+  enabled: z.boolean().default(true),
+  name: dnsLabel.default("sidecar"),
+  namespace: dnsLabel.optional(),
+  selector: labels.default({ "app.kubernetes.io/name": "prometheus" }),
+  port: port.default(10901),
+  targetPort: z.union([port, z.string().regex(/^[a-z0-9-]{1,15}$/)]).default("grpc"),
+  discovery: z.enum(["dnssrv", "dns"], { error: "must be dnssrv (every replica through SRV records) or dns" }).default("dnssrv"),
+});
+
+const kubernetes = z.strictObject({
+  namespace: dnsLabel.default("thanos"),
+  createNamespace: z.boolean().default(true),
+  clusterDomain: z.string().refine(isHost, { error: "must be a DNS domain such as cluster.local" }).default("cluster.local"),
+  renderYamlToDirectory: z.string().min(1).optional(),
+  querier: querier.default(querier.parse({})),
+  sidecarService: sidecarService.default(sidecarService.parse({})),
+  objstoreSecret: z
+    .strictObject({ name: dnsLabel.default("thanos-objstore"), namespace: dnsLabel.optional(), key: z.string().default("objstore.yml") })
+    .optional(),
+});
+
+const objstore = z.strictObject({
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an S3 bucket name" }),
+  endpoint: hostPort,
+  insecure: z.boolean().default(false),
+  accessKey: z.string().min(1, { error: "must not be empty" }),
+  region: z.string().min(1).default("us-east-1"),
+  prefix: z.string().regex(/^[^/].*[^/]$|^[^/]$/, { error: "must not start or end with '/'" }).optional(),
+  createBucket: z.boolean().default(false),
+});
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: "must be a sha256 in lower-case hex" });
+const thanosDownload = z.strictObject({
+  urlTemplate: z.string().includes("{version}", { error: "must contain {version} (and usually {arch})" }).default(DEFAULT_DOWNLOAD_URL),
+  sha256sumsUrlTemplate: z.string().min(1).default(DEFAULT_SHA256SUMS_URL),
+  sha256: z.strictObject({ amd64: sha256.optional(), arm64: sha256.optional() }).optional(),
+});
+
+const pemCertificate = z.string().includes("-----BEGIN CERTIFICATE-----", { error: "must be a PEM certificate" });
+const pemPrivateKey = z.string().regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, { error: "must be a PEM private key" });
+const tls = z.strictObject({
+  caCert: pemCertificate,
+  sidecarCert: pemCertificate,
+  sidecarKey: pemPrivateKey,
+  querierCert: pemCertificate,
+  querierKey: pemPrivateKey,
+  serverName: z.string().refine(isHost, { error: "must be the DNS name in the sidecar certificates" }).optional(),
+  inClusterSidecar: z.boolean().default(false),
+});
+
+const thanosVersion = z.string().transform((text, ctx): ThanosVersion => {
+  const version = parseThanosVersion(text);
+  if (!version || !isSupported(version)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must be a Thanos release from ${OLDEST_SUPPORTED} on (0.x.y), e.g. ${DEFAULT_THANOS_VERSION}; got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  return version;
+});
+
+const schema = z.strictObject({
+  thanosVersion: thanosVersion.default(parseThanosVersion(DEFAULT_THANOS_VERSION)!),
+  thanosDownload: thanosDownload.default(thanosDownload.parse({})),
+  kubernetes: kubernetes.default(kubernetes.parse({})),
+  vms: z.array(vm).default([]),
+  sshPrivateKey: z
+    .string()
+    .regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, { error: "must be a PEM or OpenSSH private key" })
+    .optional(),
+  objstore,
+  objstoreSecretKey: z.string().min(1, { error: "must not be empty" }),
+  tls: tls.optional(),
+});
+
+export type RawStackConfig = z.input<typeof schema>;
+export type StackConfig = z.output<typeof schema>;
+export type VmConfig = StackConfig["vms"][number];
+export type HostOrStackOutput = VmConfig["host"];
+export type TlsConfig = z.output<typeof tls>;
+export type ExtraEndpoint = StackConfig["kubernetes"]["querier"]["extraEndpoints"][number];
+
+/** Keys whose values must be stored encrypted (`pulumi config set --secret`). */
+const SECRET_KEYS = ["sshPrivateKey", "objstoreSecretKey", "tls"] as const;
+/** Keys whose values are plain strings; every other key holds YAML/JSON structure. */
+const STRING_KEYS = new Set(["thanosVersion", "sshPrivateKey", "objstoreSecretKey"]);
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function keyPath(path: PropertyKey[]): string {
+  return path.reduce<string>(
+    (text, part) => (typeof part === "number" ? `${text}[${part}]` : `${text}${text ? "." : ""}${String(part)}`),
+    "",
+  );
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const at = `${PROJECT}:${keyPath(issue.path)}`;
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => `${at}${issue.path.length ? "." : ""}${key}: unknown key (a typo?); remove it`).join("\n  - ");
+  }
+  if (issue.code === "invalid_type" && issue.message.endsWith("received undefined")) {
+    return `${at}: is required (expected ${issue.expected})`;
+  }
+  return `${at}: ${issue.message}`;
+}
+
+/** Cross-field rules the per-field schema cannot express. */
+function checkConsistency(config: StackConfig, problems: string[]): void {
+  const at = (path: string) => `${PROJECT}:${path}`;
+  const seenNames = new Map<string, number>();
+  const seenAdvertised = new Map<string, number>();
+  config.vms.forEach((vm, index) => {
+    const previous = seenNames.get(vm.name);
+    if (previous !== undefined) {
+      problems.push(`${at(`vms[${index}].name`)}: "${vm.name}" is also the name of vms[${previous}]; VM names must be unique`);
+    }
+    seenNames.set(vm.name, index);
+    const advertised = `${describeHost(vm.advertiseAddress ?? vm.host)}:${vm.grpcPort}`;
+    const clash = seenAdvertised.get(advertised);
+    if (clash !== undefined) {
+      problems.push(
+        `${at(`vms[${index}].advertiseAddress`)}: ${advertised} is also the gRPC address of vms[${clash}]; the querier needs one address per sidecar`,
+      );
+    }
+    seenAdvertised.set(advertised, index);
+    if (vm.grpcPort === vm.httpPort) {
+      problems.push(`${at(`vms[${index}].httpPort`)}: must differ from grpcPort (${vm.grpcPort})`);
+    }
+  });
+  if (config.vms.length > 0 && config.sshPrivateKey === undefined) {
+    problems.push(`${at("sshPrivateKey")}: is required when vms are configured; run: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`);
+  }
+  if (config.tls && config.vms.length === 0 && !config.tls.inClusterSidecar) {
+    problems.push(`${at("tls")}: no endpoint would use it; configure vms or set tls.inClusterSidecar: true`);
+  }
+  checkTlsMix(config, problems);
+}
+
+function describeHost(value: HostOrStackOutput): string {
+  return typeof value === "string" ? value : `${value.stack}#${value.output}`;
+}
+
+/** Checks that the configured Thanos version can apply TLS the way the endpoints need it. */
+function checkTlsMix(config: StackConfig, problems: string[]): void {
+  if (!config.tls) {
+    const wantsTls = config.kubernetes.querier.extraEndpoints.findIndex((endpoint) => endpoint.tls);
+    if (wantsTls >= 0) {
+      problems.push(`${PROJECT}:kubernetes.querier.extraEndpoints[${wantsTls}].tls: needs the tls key (CA and querier client certificate)`);
+    }
+    return;
+  }
+  const vmAddresses = config.vms.map((vm) => `${describeHost(vm.advertiseAddress ?? vm.host)}:${vm.grpcPort}`);
+  try {
+    clientTlsMode(config.thanosVersion, querierEndpoints(config, vmAddresses));
+  } catch (error) {
+    problems.push(
+      `${PROJECT}:tls: ${(error as Error).message}; to use TLS everywhere set tls.inClusterSidecar: true and extraEndpoints[].tls: true`,
+    );
+  }
+}
+
+function decode(key: string, value: string, problems: string[]): unknown {
+  if (STRING_KEYS.has(key)) return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    problems.push(`${PROJECT}:${key}: must be structured YAML/JSON (set it in Pulumi.<stack>.yaml or with --path); got ${JSON.stringify(value.slice(0, 40))}`);
+    return undefined;
+  }
+}
+
+/**
+ * Parses the stack's raw configuration, as `pulumi.runtime.allConfig()` returns it ("project:key" → string), into
+ * typed values. Throws one ConfigError that lists every problem. Secret values come back as plain strings in the
+ * result: callers wrap them with `pulumi.secret` before use.
+ */
+export function parseStackConfig(raw: Record<string, string>, secretKeys: ReadonlySet<string>): StackConfig {
+  const problems: string[] = [];
+  const input: Record<string, unknown> = {};
+  for (const [fullKey, value] of Object.entries(raw)) {
+    const separator = fullKey.indexOf(":");
+    if (fullKey.slice(0, separator) !== PROJECT) continue; // provider settings such as kubernetes:context are not ours
+    const key = fullKey.slice(separator + 1);
+    input[key] = decode(key, value, problems);
+  }
+  for (const key of SECRET_KEYS) {
+    if (input[key] !== undefined && !secretKeys.has(`${PROJECT}:${key}`)) {
+      problems.push(`${PROJECT}:${key}: is stored in plain text; store it encrypted with: pulumi config set --secret ${key} ...`);
+    }
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    problems.push(...parsed.error.issues.map(describeIssue));
+  } else {
+    checkConsistency(parsed.data, problems);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return parsed.data!;
+}
