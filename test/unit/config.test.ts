@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, parseStackConfig } from "../../lib/config";
+import { asRawConfig, referenceConfig, REFERENCE_SECRET_KEYS, secretKeySet, tlsConfig } from "./fixtures";
+
+function parse(config: Record<string, unknown>, secretKeys: readonly string[] = [...REFERENCE_SECRET_KEYS]) {
+  return parseStackConfig(asRawConfig(config), secretKeySet(secretKeys));
+}
+
+function problemsOf(config: Record<string, unknown>, secretKeys?: readonly string[]): string[] {
+  try {
+    parse(config, secretKeys);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error.problems;
+  }
+  assert.fail("the config was accepted");
+}
+
+/** The reference config with one change applied. */
+function changed(mutate: (config: Record<string, any>) => void): Record<string, unknown> {
+  const config = referenceConfig() as Record<string, any>;
+  mutate(config);
+  return config;
+}
+
+describe("parseStackConfig", () => {
+  it("fills defaults for the reference setup", () => {
+    const config = parse(referenceConfig());
+    assert.equal(config.thanosVersion.text, "0.42.4");
+    assert.equal(config.kubernetes.namespace, "thanos");
+    assert.equal(config.kubernetes.createNamespace, true);
+    assert.deepEqual(config.kubernetes.querier.replicaLabels, ["prometheus_replica"]);
+    assert.equal(config.kubernetes.querier.replicas, 1);
+    assert.equal(config.kubernetes.sidecarService.name, "sidecar");
+    assert.deepEqual(config.kubernetes.sidecarService.selector, { "app.kubernetes.io/name": "prometheus" });
+    assert.equal(config.kubernetes.sidecarService.discovery, "dnssrv");
+    const [vm] = config.vms;
+    assert.deepEqual(
+      { port: vm.port, user: vm.user, grpcPort: vm.grpcPort, httpPort: vm.httpPort, bindAddress: vm.bindAddress, logLevel: vm.logLevel },
+      { port: 22, user: "root", grpcPort: 10901, httpPort: 10902, bindAddress: "0.0.0.0", logLevel: "info" },
+    );
+    assert.equal(config.objstore.region, "us-east-1");
+    assert.equal(config.objstore.createBucket, false);
+    assert.match(config.thanosDownload.urlTemplate, /github\.com\/thanos-io\/thanos\/releases\/download\/v\{version\}/);
+  });
+
+  it("accepts the Thanos version of the reference setup, with or without a leading v", () => {
+    assert.equal(parse(changed((c) => (c.thanosVersion = "v0.34.1"))).thanosVersion.text, "0.34.1");
+  });
+
+  it("ignores other namespaces' settings such as kubernetes:context", () => {
+    const raw = { ...asRawConfig(referenceConfig()), "kubernetes:context": "prod" };
+    assert.doesNotThrow(() => parseStackConfig(raw, secretKeySet(REFERENCE_SECRET_KEYS)));
+  });
+
+  it("reads a VM host from another stack's output", () => {
+    const config = parse(changed((c) => (c.vms[0].host = { stack: "acme/network/prod", output: "promVmIp" })));
+    assert.deepEqual(config.vms[0].host, { stack: "acme/network/prod", output: "promVmIp" });
+  });
+
+  it("reports every problem at once", () => {
+    const problems = problemsOf(
+      changed((c) => {
+        c.vms[0].tsdbPath = "data";
+        c.objstore.endpoint = "http://minio:9000";
+      }),
+    );
+    assert.equal(problems.length, 2);
+  });
+
+  it("accepts mixed TLS from 0.42 for static endpoints", () => {
+    assert.doesNotThrow(() => parse(changed((c) => (c.tls = tlsConfig())), [...REFERENCE_SECRET_KEYS, "tls"]));
+  });
+
+  const badConfigs: [string, (config: Record<string, any>) => void, RegExp, string[]?][] = [
+    ["missing objstore", (c) => delete c.objstore, /^thanos-global-view:objstore: is required/],
+    ["missing objstoreSecretKey", (c) => delete c.objstoreSecretKey, /^thanos-global-view:objstoreSecretKey: is required/],
+    ["missing sshPrivateKey with VMs", (c) => delete c.sshPrivateKey, /^thanos-global-view:sshPrivateKey: is required when vms/],
+    ["missing tsdbPath", (c) => delete c.vms[0].tsdbPath, /^thanos-global-view:vms\[0\]\.tsdbPath: is required/],
+    ["relative tsdbPath", (c) => (c.vms[0].tsdbPath = "metrics2"), /^thanos-global-view:vms\[0\]\.tsdbPath: must be an absolute path/],
+    ["unknown top-level key", (c) => (c.thanosVersoin = "0.42.4"), /^thanos-global-view:thanosVersoin: unknown key/],
+    ["unknown VM key", (c) => (c.vms[0].tsdbpath = "/x"), /^thanos-global-view:vms\[0\]\.tsdbpath: unknown key/],
+    ["unknown querier key", (c) => (c.kubernetes.querier.replica = 2), /^thanos-global-view:kubernetes\.querier\.replica: unknown key/],
+    ["objstore endpoint with a scheme", (c) => (c.objstore.endpoint = "http://minio:9000"), /^thanos-global-view:objstore\.endpoint: must be host:port/],
+    ["objstore endpoint without a port", (c) => (c.objstore.endpoint = "minio"), /^thanos-global-view:objstore\.endpoint: must be host:port/],
+    ["bad prometheusUrl", (c) => (c.vms[0].prometheusUrl = "localhost:9090"), /^thanos-global-view:vms\[0\]\.prometheusUrl: must be an http/],
+    ["host with a port", (c) => (c.vms[0].host = "10.0.0.158:22"), /^thanos-global-view:vms\[0\]\.host: must be a hostname or an IP address, without a port/],
+    ["grpcPort out of range", (c) => (c.vms[0].grpcPort = 70000), /^thanos-global-view:vms\[0\]\.grpcPort: must be a port from 1 to 65535/],
+    ["ssh port zero", (c) => (c.vms[0].port = 0), /^thanos-global-view:vms\[0\]\.port: must be a port/],
+    ["grpcPort equal to httpPort", (c) => (c.vms[0].httpPort = 10901), /^thanos-global-view:vms\[0\]\.httpPort: must differ from grpcPort/],
+    ["duplicate VM names", (c) => c.vms.push({ ...c.vms[0], host: "10.0.0.159" }), /^thanos-global-view:vms\[1\]\.name: "prom-vm" is also the name of vms\[0\]/],
+    [
+      "duplicate advertise addresses",
+      (c) => c.vms.push({ ...c.vms[0], name: "prom-vm-2", host: "10.0.0.159", advertiseAddress: "10.0.0.158" }),
+      /^thanos-global-view:vms\[1\]\.advertiseAddress: 10\.0\.0\.158:10901 is also the gRPC address of vms\[0\]/,
+    ],
+    ["VM name not a DNS label", (c) => (c.vms[0].name = "Prom_VM"), /^thanos-global-view:vms\[0\]\.name: must be a DNS label/],
+    ["unsupported old version", (c) => (c.thanosVersion = "0.23.0"), /^thanos-global-view:thanosVersion: must be a Thanos release from 0\.24\.0 on/],
+    ["malformed version", (c) => (c.thanosVersion = "latest"), /^thanos-global-view:thanosVersion: must be a Thanos release/],
+    ["empty replicaLabels", (c) => (c.kubernetes.querier.replicaLabels = []), /^thanos-global-view:kubernetes\.querier\.replicaLabels: must list at least one replica label/],
+    ["bad replica label", (c) => (c.kubernetes.querier.replicaLabels = ["prometheus-replica"]), /^thanos-global-view:kubernetes\.querier\.replicaLabels\[0\]: must be a Prometheus label name/],
+    ["zero querier replicas", (c) => (c.kubernetes.querier.replicas = 0), /^thanos-global-view:kubernetes\.querier\.replicas: must be at least 1/],
+    ["bad infoTimeout", (c) => (c.kubernetes.querier.infoTimeout = "30 seconds"), /^thanos-global-view:kubernetes\.querier\.infoTimeout: must be a Prometheus duration/],
+    ["bad log level", (c) => (c.vms[0].logLevel = "verbose"), /^thanos-global-view:vms\[0\]\.logLevel: must be one of debug, info, warn, error/],
+    ["bad host key", (c) => (c.vms[0].hostKey = "AAAAC3Nza"), /^thanos-global-view:vms\[0\]\.hostKey: must be an SSH public host key line/],
+    ["bad stack reference", (c) => (c.vms[0].host = { stack: "a/b/c" }), /^thanos-global-view:vms\[0\]\.host: must be a hostname or IP address, or \{stack, output\}/],
+    ["bad namespace", (c) => (c.kubernetes.namespace = "Thanos"), /^thanos-global-view:kubernetes\.namespace: must be a DNS label/],
+    ["bad bucket", (c) => (c.objstore.bucket = "Thanos_Blocks"), /^thanos-global-view:objstore\.bucket: must be an S3 bucket name/],
+    ["bad pinned checksum", (c) => (c.thanosDownload = { sha256: { amd64: "abc" } }), /^thanos-global-view:thanosDownload\.sha256\.amd64: must be a sha256/],
+    ["configurePrometheus without labels", (c) => (c.vms[0].configurePrometheus = { externalLabels: {} }), /^thanos-global-view:vms\[0\]\.configurePrometheus\.externalLabels: must hold at least one label/],
+    ["extra endpoint asking for TLS without tls", (c) => (c.kubernetes.querier.extraEndpoints = [{ address: "store:10901", tls: true }]), /^thanos-global-view:kubernetes\.querier\.extraEndpoints\[0\]\.tls: needs the tls key/],
+    ["structured key given as a plain string", (c) => (c.vms = "prom-vm"), /^thanos-global-view:vms: must be structured YAML\/JSON/],
+    ["ssh key stored in plain text", () => undefined, /^thanos-global-view:sshPrivateKey: is stored in plain text; store it encrypted with: pulumi config set --secret sshPrivateKey/, ["objstoreSecretKey"]],
+    ["objstore secret key stored in plain text", () => undefined, /^thanos-global-view:objstoreSecretKey: is stored in plain text/, ["sshPrivateKey"]],
+    ["tls stored in plain text", (c) => (c.tls = tlsConfig()), /^thanos-global-view:tls: is stored in plain text/],
+    ["tls key that is not a key", (c) => (c.tls = tlsConfig({ querierKey: "hunter2" })), /^thanos-global-view:tls\.querierKey: must be a PEM private key/, [...REFERENCE_SECRET_KEYS, "tls"]],
+    [
+      "mixed TLS on 0.34.1",
+      (c) => {
+        c.thanosVersion = "0.34.1";
+        c.tls = tlsConfig();
+      },
+      /^thanos-global-view:tls: Thanos 0\.34\.1 applies client TLS to all endpoints or none, but dnssrv\+_grpc\._tcp\.sidecar\.thanos\.svc\.cluster\.local would be plain; use TLS for every endpoint or Thanos 0\.42\.0 or later; to use TLS everywhere set tls\.inClusterSidecar: true/,
+      [...REFERENCE_SECRET_KEYS, "tls"],
+    ],
+    [
+      "TLS for a DNS-discovered endpoint beside a plain one",
+      (c) => {
+        c.tls = tlsConfig({ inClusterSidecar: true });
+        c.kubernetes.querier.extraEndpoints = ["10.0.0.170:10901"];
+      },
+      /^thanos-global-view:tls: DNS-discovered endpoints \(dns\+\/dnssrv\+\) follow the querier's global TLS switch.*10\.0\.0\.170:10901/,
+      [...REFERENCE_SECRET_KEYS, "tls"],
+    ],
+  ];
+
+  for (const [what, mutate, expected, secretKeys] of badConfigs) {
+    it(`rejects ${what}`, () => {
+      const problems = problemsOf(changed(mutate), secretKeys);
+      assert.ok(
+        problems.some((problem) => expected.test(problem)),
+        `no problem matched ${String(expected)}; got:\n${problems.join("\n")}`,
+      );
+    });
+  }
+
+  it("covers at least 20 bad configs", () => assert.ok(badConfigs.length >= 20));
+});

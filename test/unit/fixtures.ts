@@ -1,0 +1,53 @@
+/** Shared stack configurations for the unit tests. Key material here is fake and only has the right shape. */
+
+export const FAKE_SSH_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-FAKE-SSH-KEY-MATERIAL-7f3a\n-----END OPENSSH PRIVATE KEY-----\n";
+export const FAKE_OBJSTORE_SECRET = "objstore-secret-Zq81-never-in-plain-text";
+export const FAKE_TLS_KEY = "-----BEGIN PRIVATE KEY-----\nFAKE-TLS-KEY-MATERIAL-91bd\n-----END PRIVATE KEY-----\n";
+export const FAKE_CERT = "-----BEGIN CERTIFICATE-----\nMIIFAKECERT\n-----END CERTIFICATE-----\n";
+export const VM_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ2bN0oK1d3m8vQ7n5kq0ZbQeFh3k2m1yXq4t7w9sR1c";
+
+/** The reference setup: one VM Prometheus at 10.0.0.158, the in-cluster one behind Service sidecar in thanos. */
+export function referenceConfig(): Record<string, unknown> {
+  return {
+    thanosVersion: "0.42.4",
+    kubernetes: { namespace: "thanos", querier: { replicaLabels: ["prometheus_replica"], infoTimeout: "30s" } },
+    vms: [
+      {
+        name: "prom-vm",
+        host: "10.0.0.158",
+        hostKey: VM_HOST_KEY,
+        prometheusUrl: "http://localhost:9090",
+        tsdbPath: "/var/lib/prometheus/metrics2",
+      },
+    ],
+    sshPrivateKey: FAKE_SSH_KEY,
+    objstore: { bucket: "thanos", endpoint: "10.0.0.160:9000", insecure: true, accessKey: "thanos" },
+    objstoreSecretKey: FAKE_OBJSTORE_SECRET,
+  };
+}
+
+export const REFERENCE_SECRET_KEYS = ["sshPrivateKey", "objstoreSecretKey"] as const;
+
+export function tlsConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    caCert: FAKE_CERT,
+    sidecarCert: FAKE_CERT,
+    sidecarKey: FAKE_TLS_KEY,
+    querierCert: FAKE_CERT,
+    querierKey: FAKE_TLS_KEY,
+    ...overrides,
+  };
+}
+
+/** Encodes a config the way `pulumi.runtime.allConfig()` hands it over. */
+export function asRawConfig(config: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(config).map(([key, value]) => [
+      `thanos-global-view:${key}`,
+      typeof value === "string" ? value : JSON.stringify(value),
+    ]),
+  );
+}
+
+export const secretKeySet = (keys: readonly string[]) => new Set(keys.map((key) => `thanos-global-view:${key}`));
