@@ -10,8 +10,25 @@ export default tseslint.config(
     },
     plugins: { "@pulumi": pulumi },
     rules: {
+      // Outputs in template literals render as a warning text instead of their value.
       "@pulumi/no-output-in-template-literal": "error",
       "@pulumi/no-output-instance-in-template-literal": "error",
+      "@typescript-eslint/no-floating-promises": [
+        "error",
+        { allowForKnownSafeCalls: [{ from: "package", name: ["describe", "it", "test", "suite"], package: "node:test" }] },
+      ],
+    },
+  },
+  {
+    // Tests dig into recorded resource inputs, which are untyped JSON.
+    files: ["test/**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-explicit-any": "off",
+      "@typescript-eslint/no-unsafe-assignment": "off",
+      "@typescript-eslint/no-unsafe-member-access": "off",
+      "@typescript-eslint/no-unsafe-argument": "off",
+      "@typescript-eslint/no-unsafe-call": "off",
+      "@typescript-eslint/no-unsafe-return": "off",
     },
   },
   { files: ["**/*.mjs"], ...tseslint.configs.disableTypeChecked },

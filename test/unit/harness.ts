@@ -55,7 +55,7 @@ export async function settle(): Promise<void> {
 export async function runProgram(
   config: Record<string, unknown>,
   secretKeys: readonly string[] = [],
-): Promise<Record<string, pulumi.Output<unknown> | unknown>> {
+): Promise<Record<string, unknown>> {
   recorded.length = 0;
   pulumi.runtime.setAllConfig(asRawConfig(config), [...secretKeySet(secretKeys)]);
   const program = require.resolve("../../index");
