@@ -27,20 +27,6 @@ gb_need_go() {
   command -v go >/dev/null || gb_die "go is not installed (Debian's golang-go is too old for these modules)"
 }
 
-# Removed on exit, whether the build succeeded or not.
-GB_TMP_PATHS=()
-gb_cleanup() { if ((${#GB_TMP_PATHS[@]})); then rm -rf -- "${GB_TMP_PATHS[@]}"; fi; }
-trap gb_cleanup EXIT
-
-# gb_mktemp_dir PARENT: a temporary directory removed on exit.
-gb_mktemp_dir() {
-  local d
-  mkdir -p "$1"
-  d=$(mktemp -d "$1/.tmp.XXXXXX")
-  GB_TMP_PATHS+=("$d")
-  printf '%s\n' "$d"
-}
-
 # gb_lock FILE: serialises concurrent builds of the same artefact (held until the script exits).
 gb_lock() {
   mkdir -p "$(dirname "$1")"
@@ -51,13 +37,25 @@ gb_lock() {
   fi
 }
 
+# gb_begin_build BASE NAME: with NAME's lock held, sets GB_TMP to a fresh scratch directory beside the cache entry
+# (same filesystem, so publishing is a rename) holding out/, the future entry. The trap removes it on exit; scratch
+# left by a build that was killed outright is removed here.
+GB_TMP=
+gb_cleanup() { if [[ -n $GB_TMP ]]; then rm -rf -- "$GB_TMP"; fi; }
+trap gb_cleanup EXIT
+gb_begin_build() {
+  rm -rf -- "$1/.$2.tmp."*
+  GB_TMP=$(mktemp -d "$1/.$2.tmp.XXXXXX")
+  mkdir "$GB_TMP/out"
+}
+
 # gb_module_download MODULE VERSION: fetches the module source; sets GB_MOD_DIR (read-only source tree) and
 # GB_MOD_TIME (commit time, RFC 3339). The restricted proxy answers 403 for some versions: say so plainly.
 gb_module_download() {
   local mod=$1 ver=$2 json info
   gb_log "downloading $mod@$ver from the Go module proxy"
   if ! json=$(go mod download -json "$mod@$ver"); then
-    gb_die "$mod@$ver is not available from the Go module proxy: $(sed -n 's/^\t"Error": "\(.*\)"$/\1/p' <<<"$json")"
+    gb_die "$mod@$ver is not available from the Go module proxy: $(sed -n 's/\\n\\t/ /g; s/^\t"Error": "\(.*\)"$/\1/p' <<<"$json")"
   fi
   GB_MOD_DIR=$(sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$json")
   info=$(sed -n 's/^\t"Info": "\(.*\)",$/\1/p' <<<"$json")
@@ -65,22 +63,20 @@ gb_module_download() {
   [[ -d $GB_MOD_DIR && -n $GB_MOD_TIME ]] || gb_die "unexpected 'go mod download' output: $json"
 }
 
-# gb_build_from_copy SRC_DIR WORK_DIR PACKAGE OUTPUT LDFLAGS: builds a static linux binary inside a writable copy
-# of the module, because `go install module@version` refuses modules whose go.mod has replace directives.
+# gb_build_from_copy SRC_DIR PACKAGE OUTPUT LDFLAGS: builds a static linux binary inside a writable copy of the
+# module in GB_TMP, because `go install module@version` refuses modules whose go.mod has replace directives.
 gb_build_from_copy() {
-  local src=$1 work=$2 pkg=$3 out=$4 ldflags=$5 arch
+  local src=$1 pkg=$2 out=$3 ldflags=$4 arch
   arch=$(go env GOARCH)
-  cp -R "$src/." "$work/src"
-  chmod -R u+w "$work/src"
+  cp -R "$src/." "$GB_TMP/src"
+  chmod -R u+w "$GB_TMP/src"
   gb_log "building $pkg for linux/$arch (this takes minutes on a cold Go build cache)"
-  (cd "$work/src" && CGO_ENABLED=0 GOOS=linux GOARCH="$arch" \
+  (cd "$GB_TMP/src" && CGO_ENABLED=0 GOOS=linux GOARCH="$arch" \
     go build -trimpath -tags netgo -ldflags "$ldflags" -o "$out" "$pkg")
 }
 
-# gb_publish STAGE_DIR FINAL_DIR: an atomic rename, so readers never see a half-built cache entry.
+# gb_publish FINAL_DIR: moves GB_TMP/out into place with a rename, so readers never see a half-built cache entry.
 gb_publish() {
-  # mktemp made the stage private; the cache entry is readable by test users.
-  chmod 755 "$1"
-  rm -rf -- "$2"
-  mv -T -- "$1" "$2"
+  rm -rf -- "$1"
+  mv -T -- "$GB_TMP/out" "$1"
 }
