@@ -1,0 +1,296 @@
+/**
+ * The sidecar's install script, used for both create and update: idempotent, it changes only what differs, restarts
+ * only when the binary, unit or config changed, and puts the previous state back when the new one is not ready.
+ */
+import { HTTP, JOURNAL, MESSAGES, OWNER_MARKER, PRELUDE, PROMETHEUS_API, REQUIREMENTS } from "./bashLib";
+import { READ_PAYLOAD } from "./payload";
+import { PREFLIGHT } from "./preflight";
+import { bash, renderScript } from "./shell";
+import { sidecarScriptVariables, type SidecarScriptInput } from "./sidecarScriptInput";
+
+/** Download, verify and atomically install the release for this CPU, unless that version is already there. */
+const RELEASE = bash`
+select_source() {
+  case $ARCH in
+    amd64) TARBALL_URL=$TARBALL_URL_AMD64 SUMS_URL=$SUMS_URL_AMD64 TARBALL_NAME=$TARBALL_NAME_AMD64 BINARY_MEMBER=$BINARY_MEMBER_AMD64 ;;
+    arm64) TARBALL_URL=$TARBALL_URL_ARM64 SUMS_URL=$SUMS_URL_ARM64 TARBALL_NAME=$TARBALL_NAME_ARM64 BINARY_MEMBER=$BINARY_MEMBER_ARM64 ;;
+  esac
+}
+download() {
+  curl --silent --show-error --fail --location --retry 3 --connect-timeout 15 --max-time 900 --output "$2" "$1" 2>"$WORK/curl.err" ||
+    die "download of $1 failed: $(<"$WORK/curl.err")"
+}
+expected_sha256() {
+  local sums=$WORK/sha256sums.txt sum file
+  if [[ -n $PINNED_SHA256 ]]; then
+    printf '%s\n' "$PINNED_SHA256"
+    return 0
+  fi
+  download "$SUMS_URL" "$sums"
+  while read -r sum file; do
+    if [[ \${file#\*} == "$TARBALL_NAME" && $sum =~ ^[0-9a-f]{64}$ ]]; then
+      printf '%s\n' "$sum"
+      return 0
+    fi
+  done <"$sums"
+  die "$SUMS_URL lists no sha256 for $TARBALL_NAME"
+}
+# Staged next to its final place, then renamed: a version directory is either complete or absent.
+ensure_release() {
+  local tarball expected actual
+  if [[ -x $VERSION_DIR/thanos ]]; then
+    log "thanos $THANOS_VERSION is already installed in $VERSION_DIR: no download"
+    return 0
+  fi
+  select_source
+  tarball=$WORK/$TARBALL_NAME
+  log "downloading $TARBALL_URL"
+  download "$TARBALL_URL" "$tarball"
+  expected=$(expected_sha256)
+  actual=$(sha256sum -- "$tarball")
+  actual=\${actual%% *}
+  [[ $actual == "$expected" ]] ||
+    die "checksum mismatch for $TARBALL_URL: expected sha256 $expected, got $actual; nothing was installed and the running sidecar was left alone"
+  mkdir -- "$WORK/extract"
+  tar -xzf "$tarball" -C "$WORK/extract" --no-same-owner -- "$BINARY_MEMBER" 2>"$WORK/tar.err" ||
+    die "$TARBALL_NAME does not hold $BINARY_MEMBER: $(<"$WORK/tar.err")"
+  if [[ ! -d $INSTALL_ROOT ]]; then
+    install -d -m 0755 -- "$INSTALL_ROOT"
+    CREATED_INSTALL_ROOT=1
+  fi
+  STAGE=$(mktemp -d "$INSTALL_ROOT/.thanos-$THANOS_VERSION.XXXXXX")
+  install -m 0755 -- "$WORK/extract/$BINARY_MEMBER" "$STAGE/thanos"
+  printf '%s\n' "$actual" >"$STAGE/tarball.sha256"
+  chmod 0644 -- "$STAGE/tarball.sha256"
+  chmod 0755 -- "$STAGE"
+  "$STAGE/thanos" --version >/dev/null 2>&1 || die "the downloaded thanos binary does not run on this VM ($ARCH)"
+  rm -rf -- "$VERSION_DIR"
+  mv -T -- "$STAGE" "$VERSION_DIR"
+  STAGE=""
+  NEW_RELEASE=1
+  log "installed thanos $THANOS_VERSION ($ARCH, sha256 $actual) in $VERSION_DIR"
+}
+prune_releases() {
+  local dir
+  for dir in "$INSTALL_ROOT"/thanos-* "$INSTALL_ROOT"/.thanos-*; do
+    if [[ -d $dir && $dir != "$VERSION_DIR" ]]; then
+      rm -rf -- "$dir"
+      log "removed $dir: no longer used"
+    fi
+  done
+}
+`;
+
+/** What the install would write, staged under WORK/new, and the list of what differs from the VM. */
+const STAGING = bash`
+CONFIG_FILES=(objstore.yml tls/ca.crt tls/server.crt tls/server.key)
+stage_files() {
+  local new=$WORK/new name
+  mkdir -p -- "$new/config/tls"
+  [[ -s $WORK/payload/objstore.yml ]] || die "the payload on stdin holds no objstore.yml"
+  cp -- "$WORK/payload/objstore.yml" "$new/config/objstore.yml"
+  if ((TLS_ENABLED)); then
+    for name in ca.crt server.crt server.key; do
+      [[ -s $WORK/payload/tls-$name ]] || die "TLS is on but the payload on stdin holds no tls-$name"
+      cp -- "$WORK/payload/tls-$name" "$new/config/tls/$name"
+    done
+  fi
+  printf '%s' "\${UNIT_TEMPLATE//"$UNIT_USER_PLACEHOLDER"/"$SIDECAR_USER"}" >"$new/unit"
+  printf 'token=%s\nowner=%s\n' "$OWNER_TOKEN" "$OWNER_LABEL" >"$new/owner"
+}
+differs() { ! cmp -s -- "$1" "$2"; }
+collect_changes() {
+  local file
+  CHANGES=()
+  if ((NEW_RELEASE)); then CHANGES+=("thanos $THANOS_VERSION binary"); fi
+  if differs "$WORK/new/unit" "$UNIT_PATH"; then CHANGES+=("$UNIT_PATH"); fi
+  for file in "\${CONFIG_FILES[@]}"; do
+    if [[ -e $WORK/new/config/$file || -e $CONFIG_DIR/$file ]] && differs "$WORK/new/config/$file" "$CONFIG_DIR/$file"; then
+      CHANGES+=("$CONFIG_DIR/$file")
+    fi
+  done
+}
+`;
+
+/** Writing files: each by temp file + rename; secrets readable by the sidecar's user only. */
+const WRITING = bash`
+replace_file() { # source, target, mode, owner, group
+  install -m "$3" -o "$4" -g "$5" -- "$1" "$2.new"
+  mv -f -- "$2.new" "$2"
+}
+write_config() {
+  local file
+  install -d -m 0750 -o root -g "$SIDECAR_GROUP" -- "$CONFIG_DIR"
+  if ((TLS_ENABLED)); then
+    install -d -m 0750 -o root -g "$SIDECAR_GROUP" -- "$CONFIG_DIR/tls"
+  else
+    rm -rf -- "$CONFIG_DIR/tls"
+  fi
+  for file in "\${CONFIG_FILES[@]}"; do
+    if [[ -e $WORK/new/config/$file ]]; then
+      replace_file "$WORK/new/config/$file" "$CONFIG_DIR/$file" 0400 "$SIDECAR_USER" "$SIDECAR_GROUP"
+    fi
+  done
+}
+# Without content changes only owners and modes are put right (someone may have chmod-ed them): no restart needed.
+fix_permissions() {
+  local file
+  chown "root:$SIDECAR_GROUP" -- "$CONFIG_DIR"
+  chmod 0750 -- "$CONFIG_DIR"
+  for file in "\${CONFIG_FILES[@]}"; do
+    if [[ -e $CONFIG_DIR/$file ]]; then
+      chown "$SIDECAR_USER:$SIDECAR_GROUP" -- "$CONFIG_DIR/$file"
+      chmod 0400 -- "$CONFIG_DIR/$file"
+    fi
+  done
+}
+# The marker names the stack resource owning this sidecar; the delete of an older owner then leaves it alone.
+write_owner_marker() {
+  local previous=""
+  if [[ -f $OWNER_MARKER_PATH ]]; then
+    if ! differs "$WORK/new/owner" "$OWNER_MARKER_PATH"; then return 0; fi
+    previous=$(marker_field owner || true)
+  fi
+  replace_file "$WORK/new/owner" "$OWNER_MARKER_PATH" 0644 root root
+  if [[ -n $previous ]]; then log "this stack resource ($OWNER_LABEL) takes the sidecar over from $previous"; fi
+}
+`;
+
+/** Putting the previous state back when the new sidecar is not ready, or any step fails midway. */
+const ROLLBACK = bash`
+backup_current() {
+  mkdir -- "$WORK/backup"
+  if [[ -f $UNIT_PATH ]]; then cp -p -- "$UNIT_PATH" "$WORK/backup/unit"; fi
+  if [[ -d $CONFIG_DIR ]]; then cp -a -- "$CONFIG_DIR" "$WORK/backup/config"; fi
+  if systemctl is-enabled --quiet "$UNIT_NAME" 2>/dev/null; then WAS_ENABLED=1; fi
+}
+unit_uses_release() { [[ -f $UNIT_PATH && $(<"$UNIT_PATH") == *"$VERSION_DIR/"* ]]; }
+rollback() {
+  set +e
+  if [[ ! -f $WORK/backup/unit ]]; then
+    systemctl disable --now --quiet "$UNIT_NAME" 2>/dev/null
+  fi
+  if [[ -f $WORK/backup/unit ]]; then
+    replace_file "$WORK/backup/unit" "$UNIT_PATH" 0644 root root
+  else
+    rm -f -- "$UNIT_PATH"
+  fi
+  rm -rf -- "$CONFIG_DIR"
+  if [[ -d $WORK/backup/config ]]; then cp -a -- "$WORK/backup/config" "$CONFIG_DIR"; fi
+  systemctl daemon-reload
+  if [[ -f $WORK/backup/unit ]]; then
+    if ((!WAS_ENABLED)); then systemctl disable --quiet "$UNIT_NAME"; fi
+    if systemctl restart "$UNIT_NAME" && wait_http_ok "$READY_URL" "$READY_TIMEOUT_SECONDS"; then
+      ROLLBACK_RESULT="the previous sidecar is back and ready"
+    else
+      ROLLBACK_RESULT="the previous unit and config are back, but that sidecar is not ready either: see journalctl -u $UNIT_NAME"
+    fi
+  else
+    systemctl reset-failed "$UNIT_NAME" 2>/dev/null
+    ROLLBACK_RESULT="this first install was undone: unit, config and binaries removed"
+  fi
+  if ((CREATED_INSTALL_ROOT)); then
+    rm -rf -- "$INSTALL_ROOT"
+  elif ((NEW_RELEASE)) && ! unit_uses_release; then
+    rm -rf -- "$VERSION_DIR"
+  fi
+  set -e
+}
+on_exit() {
+  local status=$?
+  if ((status != 0 && APPLYING)); then
+    APPLYING=0
+    rollback
+    printf 'thanos-global-view: vm %s: %s\n' "$VM_NAME" "$ROLLBACK_RESULT" >&2
+  elif ((status != 0 && CREATED_INSTALL_ROOT)); then
+    rm -rf -- "$INSTALL_ROOT"
+  fi
+  if [[ -n $STAGE ]]; then rm -rf -- "$STAGE"; fi
+  if [[ -n $WORK ]]; then rm -rf -- "$WORK"; fi
+  exit "$status"
+}
+`;
+
+const MAIN = bash`
+WORK="" STAGE="" APPLYING=0 NEW_RELEASE=0 CREATED_INSTALL_ROOT=0 WAS_ENABLED=0 ROLLBACK_RESULT=""
+apply_changes() {
+  local started
+  log "changing: \${CHANGES[*]}"
+  backup_current
+  APPLYING=1
+  write_config
+  write_owner_marker
+  replace_file "$WORK/new/unit" "$UNIT_PATH" 0644 root root
+  systemctl daemon-reload
+  systemctl enable --quiet "$UNIT_NAME"
+  started=$(date '+%Y-%m-%d %H:%M:%S')
+  if systemctl restart "$UNIT_NAME" && wait_http_ok "$READY_URL" "$READY_TIMEOUT_SECONDS"; then
+    APPLYING=0
+    log "restarted $UNIT_NAME: ready at $READY_URL (thanos $THANOS_VERSION as $SIDECAR_USER)"
+    prune_releases
+    return 0
+  fi
+  show_journal "$UNIT_NAME" "$started"
+  APPLYING=0
+  rollback
+  die "the sidecar did not answer $READY_URL within \${READY_TIMEOUT_SECONDS}s; $ROLLBACK_RESULT"
+}
+keep_running() {
+  local started
+  fix_permissions
+  write_owner_marker
+  if ! systemctl is-enabled --quiet "$UNIT_NAME"; then systemctl enable --quiet "$UNIT_NAME"; fi
+  started=$(date '+%Y-%m-%d %H:%M:%S')
+  if systemctl is-active --quiet "$UNIT_NAME"; then
+    log "no changes: thanos $THANOS_VERSION, unit and config are up to date; the sidecar was not restarted"
+  else
+    systemctl start "$UNIT_NAME"
+    log "no changes, but $UNIT_NAME was not running: started it"
+  fi
+  if ! wait_http_ok "$READY_URL" "$READY_TIMEOUT_SECONDS"; then
+    show_journal "$UNIT_NAME" "$started"
+    die "the sidecar does not answer $READY_URL within \${READY_TIMEOUT_SECONDS}s (nothing was changed)"
+  fi
+  prune_releases
+}
+main() {
+  require_root
+  take_lock
+  WORK=$(mktemp -d /var/tmp/thanos-global-view.XXXXXX)
+  trap on_exit EXIT
+  read_payload "$WORK/payload"
+  preflight
+  require_systemd
+  stage_files
+  ensure_release
+  collect_changes
+  if ((\${#CHANGES[@]} == 0)); then
+    keep_running
+  else
+    apply_changes
+  fi
+}
+`;
+
+/** Every function of the install script; the script itself calls main. */
+export const INSTALL_FUNCTIONS = [
+  PRELUDE,
+  MESSAGES,
+  REQUIREMENTS,
+  HTTP,
+  PROMETHEUS_API,
+  JOURNAL,
+  OWNER_MARKER,
+  READ_PAYLOAD,
+  PREFLIGHT,
+  RELEASE,
+  STAGING,
+  WRITING,
+  ROLLBACK,
+  MAIN,
+].join("");
+
+export function renderInstallScript(input: SidecarScriptInput): string {
+  const title = `thanos-global-view sidecar install for VM ${input.settings.name}`;
+  return renderScript(title, sidecarScriptVariables(input), `${INSTALL_FUNCTIONS}main\n`);
+}

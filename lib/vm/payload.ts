@@ -1,0 +1,60 @@
+/**
+ * The secret files travel to the VM on the command's stdin, never in its command string (the command provider puts
+ * that string in error messages and state). Format, one entry a line, values base64 so any byte survives:
+ *
+ *   thanos-global-view-payload v1
+ *   <entry> <base64>
+ *   end
+ *
+ * The trailing `end` lets the script tell a complete payload from a truncated one.
+ */
+import { bash } from "./shell";
+
+export const PAYLOAD_MAGIC = "thanos-global-view-payload v1";
+
+export interface VmSidecarSecrets {
+  /** renderObjstoreYaml's output. */
+  objstoreYaml: string;
+  /** gRPC server TLS for the sidecar, all PEM. */
+  tls?: { caCert: string; cert: string; key: string };
+  /** Values the script must never show, even inside journal lines it prints (e.g. the S3 secret key). */
+  redact: string[];
+}
+
+function entry(name: string, content: string): string {
+  return `${name} ${Buffer.from(content, "utf8").toString("base64")}`;
+}
+
+export function vmSidecarPayload(secrets: VmSidecarSecrets): string {
+  const tls = secrets.tls
+    ? [entry("tls-ca.crt", secrets.tls.caCert), entry("tls-server.crt", secrets.tls.cert), entry("tls-server.key", secrets.tls.key)]
+    : [];
+  const redact = secrets.redact.filter((value) => value !== "").join("\n");
+  return [PAYLOAD_MAGIC, entry("objstore.yml", secrets.objstoreYaml), ...tls, entry("redact", redact), "end", ""].join("\n");
+}
+
+/**
+ * read_payload DIR: stdin's entries become files in DIR (0700); the `redact` entry fills REDACT (declared with the journal helpers). Decoding goes through
+ * printf, a builtin, so no secret shows up in any process' arguments.
+ */
+export const READ_PAYLOAD = bash`
+read_payload() {
+  local dir=$1 line name data ended=0
+  mkdir -m 0700 -- "$dir"
+  IFS= read -r line || die "no payload on stdin: the objstore config (and TLS files) must be piped to this script"
+  [[ $line == "$PAYLOAD_MAGIC" ]] || die "stdin does not hold a thanos-global-view payload (first line must be: $PAYLOAD_MAGIC)"
+  while read -r name data; do
+    case $name in
+      end)
+        ended=1
+        break
+        ;;
+      objstore.yml | tls-ca.crt | tls-server.crt | tls-server.key | redact) ;;
+      *) die "unknown entry in the payload on stdin: $name" ;;
+    esac
+    printf '%s' "$data" | base64 -d >"$dir/$name" 2>/dev/null || die "payload entry $name is not valid base64"
+  done
+  ((ended)) || die "the payload on stdin is truncated (no end line)"
+  if [[ -s $dir/redact ]]; then mapfile -t REDACT <"$dir/redact"; fi
+}
+`;

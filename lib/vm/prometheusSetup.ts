@@ -1,0 +1,294 @@
+/**
+ * Opt-in setup of a Debian/Ubuntu packaged Prometheus for the sidecar: equal min/max block durations in
+ * /etc/default/prometheus (ARGS) and external labels under `global:` in /etc/prometheus/prometheus.yml.
+ * It only adds what is missing; a different value already there is the user's to change by hand. Every edited file
+ * gets a timestamped backup, an edited prometheus.yml must pass `promtool check config` before it replaces the
+ * original, and Prometheus restarts only when something changed (and comes back from the backups if it then does
+ * not get ready). Deleting the stack leaves these settings in place: they are Prometheus', not the sidecar's.
+ */
+import { HTTP, JOURNAL, MESSAGES, PRELUDE, PROMETHEUS_API, REQUIREMENTS } from "./bashLib";
+import { LOCK_PATH } from "./paths";
+import { bash, renderScript, type ScriptValue } from "./shell";
+import type { PrometheusSetup } from "./types";
+
+export const PROMETHEUS_DEFAULTS_FILE = "/etc/default/prometheus";
+export const PROMETHEUS_CONFIG_FILE = "/etc/prometheus/prometheus.yml";
+export const PROMETHEUS_UNIT = "prometheus.service";
+/** WAL replay after a restart can take minutes on a big TSDB. */
+const MIN_PROMETHEUS_READY_SECONDS = 300;
+
+export interface PrometheusSetupInput {
+  vmName: string;
+  prometheusUrl: string;
+  setup: PrometheusSetup;
+  readyTimeoutSeconds: number;
+}
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+function assertSetup(setup: PrometheusSetup): void {
+  if (!DURATION.test(setup.blockDuration)) throw new Error(`blockDuration "${setup.blockDuration}" is not a duration such as 2h`);
+  const names = Object.keys(setup.externalLabels);
+  if (names.length === 0) throw new Error("configurePrometheus needs at least one external label");
+  for (const [name, value] of Object.entries(setup.externalLabels)) {
+    if (!LABEL_NAME.test(name)) throw new Error(`external label name "${name}" is not a Prometheus label name`);
+    // The script compares labels already in prometheus.yml as plain or simply quoted YAML scalars.
+    if (value === "" || CONTROL_CHARACTERS.test(value) || /["\\]/.test(value)) {
+      throw new Error(`external label ${name}: configurePrometheus sets one-line, non-empty values without " or \\; set this one by hand`);
+    }
+  }
+}
+
+const FLAGS = bash`
+# Reads the one ARGS="..." line into NEW_ARGS; other forms (several lines, quotes inside) are left to the user.
+read_args() {
+  local line re='^ARGS="([^"]*)"[[:space:]]*$' found=0
+  while IFS= read -r line || [[ -n $line ]]; do
+    [[ $line =~ ^[[:space:]]*ARGS= ]] || continue
+    ((found == 0)) || die "$DEFAULTS_FILE sets ARGS more than once: add $WANTED_FLAGS by hand"
+    [[ $line =~ $re ]] || die "$DEFAULTS_FILE has an ARGS line this tool does not edit ($line): add $WANTED_FLAGS by hand"
+    NEW_ARGS=\${BASH_REMATCH[1]}
+    found=1
+  done <"$DEFAULTS_FILE"
+}
+# Appends --$1=BLOCK_DURATION to NEW_ARGS unless the flag is there; with another value it is the user's call.
+add_flag() {
+  local re="(^|[[:space:]])--\${1//./[.]}(=|[[:space:]]+)([^[:space:]]+)"
+  if [[ $NEW_ARGS =~ $re ]]; then
+    [[ \${BASH_REMATCH[3]} == "$BLOCK_DURATION" ]] ||
+      die "$DEFAULTS_FILE already sets --$1=\${BASH_REMATCH[3]}, not $BLOCK_DURATION: edit it by hand ($WANTED_FLAGS), then run again"
+  else
+    NEW_ARGS="\${NEW_ARGS:+$NEW_ARGS }--$1=$BLOCK_DURATION"
+  fi
+}
+render_defaults() {
+  local line replaced=0
+  while IFS= read -r line || [[ -n $line ]]; do
+    if [[ $line =~ ^[[:space:]]*ARGS= ]]; then
+      printf 'ARGS="%s"\n' "$NEW_ARGS"
+      replaced=1
+    else
+      printf '%s\n' "$line"
+    fi
+  done <"$DEFAULTS_FILE"
+  if ((!replaced)); then printf 'ARGS="%s"\n' "$NEW_ARGS"; fi
+}
+plan_flags() {
+  local before
+  read_args
+  before=$NEW_ARGS
+  add_flag storage.tsdb.min-block-duration
+  add_flag storage.tsdb.max-block-duration
+  [[ $NEW_ARGS != "$before" ]] || return 0
+  new_candidate "$DEFAULTS_FILE"
+  render_defaults >"$DEFAULTS_FILE$CANDIDATE_SUFFIX"
+}
+`;
+
+const LABELS = bash`
+# An existing label value as a plain string: quotes and a trailing comment removed.
+yaml_scalar() {
+  local raw=$1 dq='^"([^"\\]*)"[[:space:]]*(#.*)?$' sq="^'([^']*)'[[:space:]]*(#.*)?\$"
+  if [[ $raw =~ $dq || $raw =~ $sq ]]; then
+    printf '%s' "\${BASH_REMATCH[1]}"
+    return 0
+  fi
+  raw=\${raw%%[[:space:]]#*}
+  printf '%s' "\${raw%"\${raw##*[![:space:]]}"}"
+}
+# Prints name=value for each label of the block-style external_labels at line $1; fails on flow style ({...}).
+existing_labels() {
+  local i indent name value item='^([[:space:]]+)([A-Za-z_][A-Za-z0-9_]*):[[:space:]]*(.*)$'
+  [[ \${LINES[$1]} =~ ^([[:space:]]*)external_labels:[[:space:]]*(#.*)?$ ]] || return 1
+  indent=\${#BASH_REMATCH[1]}
+  for ((i = $1 + 1; i < \${#LINES[@]}; i++)); do
+    if [[ \${LINES[i]} =~ ^[[:space:]]*(#.*)?$ ]]; then continue; fi
+    if ! [[ \${LINES[i]} =~ $item ]] || ((\${#BASH_REMATCH[1]} <= indent)); then break; fi
+    name=\${BASH_REMATCH[2]} value=\${BASH_REMATCH[3]}
+    printf '%s=%s\n' "$name" "$(yaml_scalar "$value")"
+  done
+}
+wanted_labels() {
+  local i
+  for i in "\${!LABEL_NAMES[@]}"; do printf '%s=%s\n' "\${LABEL_NAMES[i]}" "\${LABEL_VALUES[i]}"; done
+}
+# Labels already there must be exactly the wanted ones: they identify this Prometheus in every query and block.
+check_existing_labels() {
+  local have want
+  have=$(existing_labels "$1" | sort) ||
+    die "$PROMETHEUS_CONFIG writes external_labels in a form this tool does not read: make them $WANTED_LABELS by hand"
+  want=$(wanted_labels | sort)
+  [[ $have == "$want" ]] ||
+    die "$PROMETHEUS_CONFIG already has other external_labels (\${have//$'\n'/, }) than the wanted $WANTED_LABELS: edit them by hand, then run again"
+}
+label_block() {
+  local i
+  printf '%sexternal_labels:\n' "$1"
+  for i in "\${!LABEL_NAMES[@]}"; do printf '%s%s%s: %s\n' "$1" "$1" "\${LABEL_NAMES[i]}" "\${LABEL_YAML[i]}"; done
+}
+# The indentation global:'s first entry uses, so the inserted block matches the file's style.
+child_indent() {
+  local i
+  for ((i = $1 + 1; i < \${#LINES[@]}; i++)); do
+    if [[ \${LINES[i]} =~ ^[[:space:]]*(#.*)?$ ]]; then continue; fi
+    if [[ \${LINES[i]} =~ ^([[:space:]]+) ]]; then
+      printf '%s' "\${BASH_REMATCH[1]}"
+      return 0
+    fi
+    break
+  done
+  printf '  '
+}
+render_config() { # global: line index or -1
+  local i indent
+  if (($1 < 0)); then
+    printf 'global:\n'
+    label_block '  '
+    printf '%s\n' "\${LINES[@]}"
+    return 0
+  fi
+  indent=$(child_indent "$1")
+  for i in "\${!LINES[@]}"; do
+    printf '%s\n' "\${LINES[i]}"
+    if ((i == $1)); then label_block "$indent"; fi
+  done
+}
+plan_labels() {
+  local i global=-1
+  mapfile -t LINES <"$PROMETHEUS_CONFIG"
+  for i in "\${!LINES[@]}"; do
+    if [[ \${LINES[i]} =~ ^[[:space:]]*external_labels: ]]; then
+      check_existing_labels "$i"
+      return 0
+    fi
+  done
+  for i in "\${!LINES[@]}"; do
+    if [[ \${LINES[i]} =~ ^global:[[:space:]]*(#.*)?$ ]]; then
+      global=$i
+      break
+    fi
+    [[ ! \${LINES[i]} =~ ^global: ]] || die "$PROMETHEUS_CONFIG writes global: in flow style: add external_labels: $WANTED_LABELS by hand"
+  done
+  new_candidate "$PROMETHEUS_CONFIG"
+  render_config "$global" >"$PROMETHEUS_CONFIG$CANDIDATE_SUFFIX"
+  check_candidate_config "$PROMETHEUS_CONFIG$CANDIDATE_SUFFIX"
+}
+# Checked before it replaces anything, so a rejected edit leaves the original untouched.
+check_candidate_config() {
+  local out
+  out=$(promtool check config "$1" 2>&1) ||
+    die "promtool rejects $PROMETHEUS_CONFIG with external_labels added, so nothing was changed: \${out//$'\n'/; }"
+}
+`;
+
+const MAIN = bash`
+readonly CANDIDATE_SUFFIX=.thanos-global-view.new
+readonly WANTED_FLAGS="--storage.tsdb.min-block-duration=$BLOCK_DURATION --storage.tsdb.max-block-duration=$BLOCK_DURATION"
+NEW_ARGS="" EDITED=() BACKUPS=() LINES=()
+# A copy beside the original (same owner and mode), filled by the caller, renamed over the original on apply.
+new_candidate() {
+  cp -p -- "$1" "$1$CANDIDATE_SUFFIX"
+  EDITED+=("$1")
+}
+remove_candidates() {
+  local file
+  for file in \${EDITED[@]+"\${EDITED[@]}"}; do rm -f -- "$file$CANDIDATE_SUFFIX"; done
+}
+install_candidates() {
+  local file stamp
+  stamp=$(date +%Y%m%dT%H%M%S)
+  for file in "\${EDITED[@]}"; do
+    cp -p -- "$file" "$file.thanos-global-view-$stamp.bak"
+    BACKUPS+=("$file.thanos-global-view-$stamp.bak")
+    mv -f -- "$file$CANDIDATE_SUFFIX" "$file"
+  done
+  log "edited \${EDITED[*]} (backups: \${BACKUPS[*]})"
+}
+restore_backups() {
+  local i
+  for i in "\${!EDITED[@]}"; do cp -p -- "\${BACKUPS[i]}" "\${EDITED[i]}"; done
+}
+restart_prometheus() {
+  local started
+  started=$(date '+%Y-%m-%d %H:%M:%S')
+  if systemctl restart "$PROMETHEUS_UNIT" && wait_http_ok "\${PROMETHEUS_URL%/}/-/ready" "$READY_TIMEOUT_SECONDS"; then
+    return 0
+  fi
+  show_journal "$PROMETHEUS_UNIT" "$started"
+  return 1
+}
+# What the sidecar's preflight checks, asked of the running Prometheus (the files may be right but not loaded).
+running_prometheus_ok() {
+  local base=\${PROMETHEUS_URL%/} flags config min max
+  flags=$(fetch "$base/api/v1/status/flags") || return 1
+  min=$(json_string_field "$flags" storage.tsdb.min-block-duration) || return 1
+  max=$(json_string_field "$flags" storage.tsdb.max-block-duration) || return 1
+  [[ $min == "$max" ]] || return 1
+  config=$(fetch "$base/api/v1/status/config") || return 1
+  has_external_labels "$config"
+}
+main() {
+  require_root
+  take_lock
+  require_tools curl systemctl journalctl promtool sort cp mv date
+  require_systemd
+  [[ -f $DEFAULTS_FILE && -f $PROMETHEUS_CONFIG ]] ||
+    die "configurePrometheus handles the Debian/Ubuntu prometheus package ($DEFAULTS_FILE and $PROMETHEUS_CONFIG), not found here: set $WANTED_FLAGS and external_labels $WANTED_LABELS by hand, and turn configurePrometheus off"
+  trap remove_candidates EXIT
+  plan_flags
+  plan_labels
+  if ((\${#EDITED[@]} == 0)); then
+    if running_prometheus_ok; then
+      log "Prometheus already has $WANTED_FLAGS and external labels: nothing changed"
+      return 0
+    fi
+    log "$DEFAULTS_FILE and $PROMETHEUS_CONFIG are right, but the running Prometheus is not: restarting $PROMETHEUS_UNIT"
+    restart_prometheus || die "$PROMETHEUS_UNIT did not get ready at $PROMETHEUS_URL within \${READY_TIMEOUT_SECONDS}s"
+    return 0
+  fi
+  install_candidates
+  if restart_prometheus; then
+    log "restarted $PROMETHEUS_UNIT with $WANTED_FLAGS and external labels $WANTED_LABELS: ready"
+    return 0
+  fi
+  restore_backups
+  if restart_prometheus; then
+    die "Prometheus did not get ready with the new settings within \${READY_TIMEOUT_SECONDS}s; restored \${EDITED[*]} from the backups and it runs again"
+  fi
+  die "Prometheus did not get ready with the new settings within \${READY_TIMEOUT_SECONDS}s; restored \${EDITED[*]} from the backups, but it is not ready either: see journalctl -u $PROMETHEUS_UNIT"
+}
+`;
+
+/** Every function of the setup script; the script itself calls main. */
+export const PROMETHEUS_SETUP_FUNCTIONS = [PRELUDE, MESSAGES, REQUIREMENTS, HTTP, PROMETHEUS_API, JOURNAL, FLAGS, LABELS, MAIN].join("");
+
+/** The setup script's variables; the paths are parameters so tests can point them at scratch files. */
+export function prometheusSetupVariables(
+  input: PrometheusSetupInput,
+  paths = { defaultsFile: PROMETHEUS_DEFAULTS_FILE, configFile: PROMETHEUS_CONFIG_FILE, lock: LOCK_PATH },
+): Record<string, ScriptValue> {
+  assertSetup(input.setup);
+  const labels = Object.entries(input.setup.externalLabels);
+  return {
+    VM_NAME: input.vmName,
+    PROMETHEUS_URL: input.prometheusUrl,
+    LOCK_PATH: paths.lock,
+    DEFAULTS_FILE: paths.defaultsFile,
+    PROMETHEUS_CONFIG: paths.configFile,
+    PROMETHEUS_UNIT,
+    BLOCK_DURATION: input.setup.blockDuration,
+    LABEL_NAMES: labels.map(([name]) => name),
+    LABEL_VALUES: labels.map(([, value]) => value),
+    // JSON strings are valid YAML double-quoted scalars.
+    LABEL_YAML: labels.map(([, value]) => JSON.stringify(value)),
+    WANTED_LABELS: `{${labels.map(([name, value]) => `${name}: ${JSON.stringify(value)}`).join(", ")}}`,
+    READY_TIMEOUT_SECONDS: Math.max(input.readyTimeoutSeconds, MIN_PROMETHEUS_READY_SECONDS),
+  };
+}
+
+export function renderPrometheusSetupScript(input: PrometheusSetupInput): string {
+  const title = `thanos-global-view Prometheus setup for VM ${input.vmName}`;
+  return renderScript(title, prometheusSetupVariables(input), `${PROMETHEUS_SETUP_FUNCTIONS}main\n`);
+}

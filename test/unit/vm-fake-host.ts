@@ -1,0 +1,98 @@
+/**
+ * A stand-in for what the VM scripts talk to over HTTP, on 127.0.0.1: Prometheus' status API and /-/ready, the
+ * sidecar's /-/ready, and a release mirror serving a Thanos tarball and its sha256sums.txt.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export interface FakePrometheus {
+  /** Flags as /api/v1/status/flags reports them; undefined entries are left out. */
+  flags: Record<string, string | undefined>;
+  /** The YAML /api/v1/status/config reports. */
+  configYaml: string;
+  ready: boolean;
+  /** Raw body for /api/v1/status/flags instead of the compact JSON of `flags`. */
+  flagsBody?: string;
+}
+
+export interface FakeHost {
+  url: string;
+  prometheus: FakePrometheus;
+  /** Whether the sidecar's /-/ready answers 200; may look at the installed unit. */
+  sidecarReady: () => boolean;
+  /** Requests per path, to see what was downloaded. */
+  requests: Map<string, number>;
+  /** Files served under /release/ by name. */
+  release: Map<string, Buffer>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PROMETHEUS_YAML = "global:\n  scrape_interval: 15s\n  external_labels:\n    cluster: prom_vm\nscrape_configs: []\n";
+
+export function goodPrometheus(tsdbPath: string): FakePrometheus {
+  return {
+    flags: {
+      "storage.tsdb.min-block-duration": "2h",
+      "storage.tsdb.max-block-duration": "2h",
+      "storage.tsdb.path": tsdbPath,
+      "web.listen-address": "0.0.0.0:9090",
+    },
+    configYaml: DEFAULT_PROMETHEUS_YAML,
+    ready: true,
+  };
+}
+
+function send(response: http.ServerResponse, status: number, body: string | Buffer): void {
+  response.writeHead(status);
+  response.end(body);
+}
+
+export async function startFakeHost(prometheus: FakePrometheus): Promise<FakeHost> {
+  const requests = new Map<string, number>();
+  const release = new Map<string, Buffer>();
+  const host: Omit<FakeHost, "url" | "close"> = { prometheus, sidecarReady: () => true, requests, release };
+  const server = http.createServer((request, response) => {
+    const url = request.url ?? "/";
+    requests.set(url, (requests.get(url) ?? 0) + 1);
+    const { prometheus: state } = host;
+    if (url === "/api/v1/status/flags") {
+      const flags = Object.fromEntries(Object.entries(state.flags).filter(([, value]) => value !== undefined));
+      return send(response, 200, state.flagsBody ?? JSON.stringify({ status: "success", data: flags }));
+    }
+    if (url === "/api/v1/status/config") return send(response, 200, JSON.stringify({ status: "success", data: { yaml: state.configYaml } }));
+    if (url === "/-/ready") return send(response, state.ready ? 200 : 503, state.ready ? "ready" : "starting");
+    if (url === "/sidecar/-/ready") return host.sidecarReady() ? send(response, 200, "ready") : send(response, 503, "not ready");
+    const file = url.startsWith("/release/") ? release.get(url.slice("/release/".length)) : undefined;
+    return file ? send(response, 200, file) : send(response, 404, "not found");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(host, {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  });
+}
+
+/** The Thanos arch of this machine, as the install script maps `uname -m`. */
+export function localArch(): "amd64" | "arm64" {
+  return os.arch() === "arm64" ? "arm64" : "amd64";
+}
+
+/** A release-shaped tarball whose `thanos` is a stub script, plus its sha256sums.txt, put on the fake mirror. */
+export function publishFakeRelease(host: FakeHost, version: string, scratch: string): { sha256: string } {
+  const name = `thanos-${version}.linux-${localArch()}`;
+  const dir = fs.mkdtempSync(path.join(scratch, "release-"));
+  fs.mkdirSync(path.join(dir, name));
+  fs.writeFileSync(path.join(dir, name, "thanos"), `#!/bin/sh\necho "thanos, version ${version} (stub)"\n`, { mode: 0o755 });
+  execFileSync("tar", ["-czf", path.join(dir, `${name}.tar.gz`), "-C", dir, `${name}/thanos`]);
+  const tarball = fs.readFileSync(path.join(dir, `${name}.tar.gz`));
+  const sha256 = createHash("sha256").update(tarball).digest("hex");
+  host.release.set(`${version}/${name}.tar.gz`, tarball);
+  host.release.set(`${version}/sha256sums.txt`, Buffer.from(`${"0".repeat(64)}  thanos-${version}.darwin-arm64.tar.gz\n${sha256}  ${name}.tar.gz\n`));
+  return { sha256 };
+}

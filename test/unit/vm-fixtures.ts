@@ -1,0 +1,66 @@
+/** Shared inputs and helpers for the VM render and script tests. */
+import { spawn } from "node:child_process";
+import { DEFAULT_THANOS_DOWNLOAD } from "../../lib/vm/download";
+import type { VmSidecarCommandInput } from "../../lib/vm/commands";
+import type { SidecarScriptInput } from "../../lib/vm/sidecarScriptInput";
+import type { VmSidecarSettings } from "../../lib/vm/types";
+
+export const SETTINGS: VmSidecarSettings = {
+  name: "prom-vm",
+  prometheusUrl: "http://localhost:9090",
+  tsdbPath: "/var/lib/prometheus/metrics2",
+  bindAddress: "0.0.0.0",
+  grpcPort: 10901,
+  httpPort: 10902,
+  logLevel: "info",
+  readyTimeoutSeconds: 120,
+};
+
+export const COMMAND_INPUT: VmSidecarCommandInput = {
+  settings: SETTINGS,
+  thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
+  tls: false,
+  ssh: { host: "10.0.0.158", port: 22, user: "root" },
+  stack: { project: "thanos-global-view", stack: "dev" },
+};
+
+export const SCRIPT_INPUT: SidecarScriptInput = {
+  settings: SETTINGS,
+  thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
+  tls: false,
+  owner: { token: "0123456789abcdef0123456789abcdef", label: "thanos-global-view/dev/prom-vm" },
+};
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program without blocking the event loop (the fake HTTP servers of the tests live in this process). */
+export function run(file: string, args: readonly string[], options: { stdin?: string; cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    // A program that never reads stdin may exit before the write lands.
+    child.stdin.on("error", () => undefined);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.stdin ?? "");
+  });
+}
+
+/** Runs a script the way the VM does: `bash -c <script> <name>`, stdin attached. */
+export function runBash(script: string, stdin = ""): Promise<RunResult> {
+  return run("bash", ["-c", script, "thanos-global-view-test"], { stdin });
+}
+
+/** The script inside a remote command (`[sudo -n ]bash -c '<script>' '<name>'`), unquoted. */
+export function scriptOf(command: string): string {
+  const match = /^(?:sudo -n )?bash -c '([\s\S]*)' '[a-z-]+'$/.exec(command);
+  if (!match) throw new Error(`not a bash -c command: ${command.slice(0, 80)}`);
+  return match[1].replace(/'\\''/g, "'");
+}

@@ -1,0 +1,124 @@
+/**
+ * Static checks with Debian's own tools on everything the VM receives: bash -n and shellcheck on each script, sh -n
+ * on each command line (the SSH user's login shell parses it first), systemd-analyze verify and security on the unit.
+ * Missing tools fail the tests with the package to install; they never skip silently.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { vmSidecarCommands, type VmSidecarCommandInput } from "../../lib/vm/commands";
+import { UNIT_PATH, thanosBinaryPath } from "../../lib/vm/paths";
+import { renderSidecarUnit, type SidecarUnitInput } from "../../lib/vm/unit";
+import { COMMAND_INPUT, SETTINGS, run, scriptOf } from "./vm-fixtures";
+
+function requireTool(tool: string, aptPackage: string): void {
+  try {
+    execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
+  } catch {
+    assert.fail(`${tool} is not installed: apt-get install -y --no-install-recommends ${aptPackage}`);
+  }
+}
+
+const VARIANTS: Record<string, VmSidecarCommandInput> = {
+  default: COMMAND_INPUT,
+  "tls, runAs, sudo, mirror with pinned checksum": {
+    ...COMMAND_INPUT,
+    tls: true,
+    settings: { ...SETTINGS, runAs: "prometheus", logLevel: "debug" },
+    ssh: { host: "vm.example.com", port: 2222, user: "ops" },
+    thanos: {
+      version: "0.34.1",
+      download: {
+        urlTemplate: "http://mirror.local:8080/thanos/v{version}/thanos-{version}.linux-{arch}.tar.gz",
+        sha256sumsUrlTemplate: "http://mirror.local:8080/thanos/v{version}/sha256sums.txt",
+        sha256: { amd64: "c".repeat(64) },
+      },
+    },
+  },
+  "configurePrometheus, IPv6, odd paths": {
+    ...COMMAND_INPUT,
+    settings: {
+      ...SETTINGS,
+      name: "it's-a-vm",
+      bindAddress: "::",
+      prometheusUrl: "http://[::1]:9090/prom%20etheus",
+      tsdbPath: "/srv/prom data/$tsdb",
+      configurePrometheus: { externalLabels: { cluster: "prom_vm", region: "eu west 'one'" }, blockDuration: "2h" },
+    },
+  },
+};
+
+describe("VM scripts pass bash -n and shellcheck", () => {
+  let dir = "";
+  before(() => {
+    requireTool("shellcheck", "shellcheck");
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "tgv-lint-"));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const [variant, input] of Object.entries(VARIANTS)) {
+    it(variant, async () => {
+      const commands = Object.entries(vmSidecarCommands(input));
+      assert.ok(commands.length >= 3);
+      for (const [kind, command] of commands) {
+        const file = path.join(dir, `${kind}.sh`);
+        fs.writeFileSync(file, scriptOf(command));
+        const syntax = await run("bash", ["-n", file]);
+        assert.equal(syntax.code, 0, `bash -n ${kind}: ${syntax.stderr}`);
+        const lint = await run("shellcheck", ["--severity=style", file]);
+        assert.equal(lint.code, 0, `shellcheck ${kind}:\n${lint.stdout}${lint.stderr}`);
+        const login = await run("sh", ["-n", "-c", command]);
+        assert.equal(login.code, 0, `sh -n on the ${kind} command line: ${login.stderr}`);
+      }
+    });
+  }
+});
+
+describe("the sidecar unit passes systemd-analyze", () => {
+  let root = "";
+  before(() => {
+    requireTool("systemd-analyze", "systemd");
+    // A scratch root holding the system's units (for default dependencies) and a stub at the binary's path.
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "tgv-unit-"));
+    fs.cpSync("/usr/lib/systemd/system", path.join(root, "usr/lib/systemd/system"), { recursive: true, verbatimSymlinks: true });
+    fs.mkdirSync(path.join(root, path.dirname(UNIT_PATH)), { recursive: true });
+  });
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  function writeUnit(input: SidecarUnitInput): void {
+    const binary = path.join(root, input.binary);
+    fs.mkdirSync(path.dirname(binary), { recursive: true });
+    fs.writeFileSync(binary, "#!/bin/sh\n", { mode: 0o755 });
+    fs.writeFileSync(path.join(root, UNIT_PATH), renderSidecarUnit(input));
+  }
+
+  const cases: Record<string, SidecarUnitInput> = {
+    plain: { binary: thanosBinaryPath("0.42.4"), settings: SETTINGS, tls: false, user: "prometheus" },
+    "TLS, TSDB under /home with a space and a $": {
+      binary: thanosBinaryPath("0.34.1"),
+      settings: { ...SETTINGS, tsdbPath: "/home/prom/tsdb $1", bindAddress: "::", prometheusUrl: "http://h:9090/a%20b" },
+      tls: true,
+      user: "prom",
+    },
+  };
+  for (const [name, input] of Object.entries(cases)) {
+    it(`verify: ${name}`, async () => {
+      writeUnit(input);
+      const result = await run("systemd-analyze", ["verify", "--man=no", `--root=${root}`, UNIT_PATH]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr.trim(), "", "verify printed warnings");
+    });
+  }
+
+  it("security: overall exposure at most 2.0 (OK)", async () => {
+    writeUnit(cases.plain);
+    const result = await run("systemd-analyze", ["security", "--offline=true", `--root=${root}`, "--threshold=20", UNIT_PATH]);
+    assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
+    const exposure = /Overall exposure level for thanos-sidecar\.service: (\d+\.\d+)/.exec(result.stdout);
+    assert.ok(exposure, result.stdout);
+    assert.ok(Number(exposure[1]) <= 2.0, `exposure ${exposure[1]}`);
+  });
+});

@@ -1,0 +1,249 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { joinHostPort, sidecarReadyUrl } from "../../lib/vm/address";
+import { ownershipToken, vmSidecarCommands } from "../../lib/vm/commands";
+import { DEFAULT_THANOS_DOWNLOAD, thanosSource } from "../../lib/vm/download";
+import { sidecarFlags } from "../../lib/vm/flags";
+import { PAYLOAD_MAGIC, vmSidecarPayload } from "../../lib/vm/payload";
+import { renderScript, shQuote } from "../../lib/vm/shell";
+import { execArg, renderSidecarUnit } from "../../lib/vm/unit";
+import { COMMAND_INPUT, SETTINGS, run, scriptOf } from "./vm-fixtures";
+
+describe("sidecarFlags", () => {
+  it("renders the sidecar's flags from the settings", () => {
+    assert.deepEqual(sidecarFlags(SETTINGS, false), [
+      "sidecar",
+      "--log.level=info",
+      "--tsdb.path=/var/lib/prometheus/metrics2",
+      "--prometheus.url=http://localhost:9090",
+      "--objstore.config-file=/etc/thanos-global-view/objstore.yml",
+      "--http-address=0.0.0.0:10902",
+      "--grpc-address=0.0.0.0:10901",
+    ]);
+  });
+
+  it("adds the gRPC server TLS files when TLS is on", () => {
+    assert.deepEqual(sidecarFlags(SETTINGS, true).slice(-3), [
+      "--grpc-server-tls-cert=/etc/thanos-global-view/tls/server.crt",
+      "--grpc-server-tls-key=/etc/thanos-global-view/tls/server.key",
+      "--grpc-server-tls-client-ca=/etc/thanos-global-view/tls/ca.crt",
+    ]);
+  });
+
+  it("brackets IPv6 bind addresses", () => {
+    const flags = sidecarFlags({ ...SETTINGS, bindAddress: "::", grpcPort: 19091, httpPort: 19092 }, false);
+    assert.ok(flags.includes("--grpc-address=[::]:19091"));
+    assert.ok(flags.includes("--http-address=[::]:19092"));
+  });
+});
+
+describe("addresses", () => {
+  it("joins hosts and ports, bracketing IPv6", () => {
+    assert.equal(joinHostPort("10.0.0.158", 10901), "10.0.0.158:10901");
+    assert.equal(joinHostPort("vm.example.com", 10901), "vm.example.com:10901");
+    assert.equal(joinHostPort("fd00::1", 10901), "[fd00::1]:10901");
+  });
+
+  it("probes readiness on loopback when the sidecar listens everywhere", () => {
+    assert.equal(sidecarReadyUrl("0.0.0.0", 10902), "http://127.0.0.1:10902/-/ready");
+    assert.equal(sidecarReadyUrl("::", 10902), "http://[::1]:10902/-/ready");
+    assert.equal(sidecarReadyUrl("10.1.2.3", 10902), "http://10.1.2.3:10902/-/ready");
+  });
+});
+
+describe("renderSidecarUnit", () => {
+  const unit = renderSidecarUnit({ binary: "/opt/thanos-global-view/thanos-0.42.4/thanos", settings: SETTINGS, tls: false, user: "prometheus" });
+
+  it("runs the versioned binary with the sidecar flags as the given user", () => {
+    assert.match(unit, /^User=prometheus$/m);
+    assert.match(
+      unit,
+      /^ExecStart=\/opt\/thanos-global-view\/thanos-0\.42\.4\/thanos \\\n {4}sidecar \\\n {4}--log\.level=info \\\n {4}--tsdb\.path=\/var\/lib\/prometheus\/metrics2 \\$/m,
+    );
+    for (const flag of sidecarFlags(SETTINGS, false)) assert.ok(unit.includes(`    ${flag}`), `missing ${flag}`);
+    assert.match(unit, /^Restart=on-failure$/m);
+    assert.match(unit, /^WantedBy=multi-user\.target$/m);
+  });
+
+  it("is hardened and may write only the TSDB", () => {
+    for (const line of [
+      "NoNewPrivileges=yes",
+      "ProtectSystem=strict",
+      "ReadWritePaths=/var/lib/prometheus/metrics2",
+      "ProtectHome=yes",
+      "PrivateTmp=yes",
+      "PrivateDevices=yes",
+      "ProtectKernelTunables=yes",
+      "ProtectKernelModules=yes",
+      "ProtectControlGroups=yes",
+      "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+      "CapabilityBoundingSet=",
+      "AmbientCapabilities=",
+      "SystemCallFilter=@system-service",
+    ]) {
+      assert.ok(unit.split("\n").includes(line), `missing ${line}`);
+    }
+  });
+
+  it("keeps a TSDB under /home writable and one under /tmp visible", () => {
+    const home = renderSidecarUnit({ binary: "/b", settings: { ...SETTINGS, tsdbPath: "/home/prom/data" }, tls: false, user: "prom" });
+    assert.match(home, /^ProtectHome=read-only$/m);
+    const tmp = renderSidecarUnit({ binary: "/b", settings: { ...SETTINGS, tsdbPath: "/var/tmp/prom" }, tls: false, user: "prom" });
+    assert.match(tmp, /^PrivateTmp=no$/m);
+  });
+
+  it("escapes systemd specifiers, variables and spaces in arguments", () => {
+    assert.equal(execArg("--prometheus.url=http://h:9090/a%20b"), "--prometheus.url=http://h:9090/a%%20b");
+    assert.equal(execArg("--tsdb.path=/data/$HOME"), '"--tsdb.path=/data/$$HOME"');
+    assert.equal(execArg('/my data/"x"'), '"/my data/\\"x\\""');
+    assert.throws(() => execArg("a\nExecStartPre=/bin/evil"), /control character/);
+    assert.throws(() => renderSidecarUnit({ binary: "/b", settings: SETTINGS, tls: false, user: "x\nUser=root" }), /control character/);
+  });
+});
+
+describe("thanosSource", () => {
+  it("expands the default GitHub release URLs", () => {
+    const source = thanosSource("0.42.4", "arm64", DEFAULT_THANOS_DOWNLOAD);
+    assert.equal(source.tarballUrl, "https://github.com/thanos-io/thanos/releases/download/v0.42.4/thanos-0.42.4.linux-arm64.tar.gz");
+    assert.equal(source.sha256sumsUrl, "https://github.com/thanos-io/thanos/releases/download/v0.42.4/sha256sums.txt");
+    assert.equal(source.tarballName, "thanos-0.42.4.linux-arm64.tar.gz");
+    assert.equal(source.binaryMember, "thanos-0.42.4.linux-arm64/thanos");
+    assert.equal(source.pinnedSha256, "");
+  });
+
+  it("uses a mirror template and a pinned checksum", () => {
+    const sha = "a".repeat(64);
+    const source = thanosSource("0.34.1", "amd64", {
+      urlTemplate: "https://mirror.local/thanos/{version}/{arch}/thanos.tgz",
+      sha256sumsUrlTemplate: "https://mirror.local/thanos/{version}/sums",
+      sha256: { amd64: sha },
+    });
+    assert.equal(source.tarballUrl, "https://mirror.local/thanos/0.34.1/amd64/thanos.tgz");
+    assert.equal(source.sha256sumsUrl, "https://mirror.local/thanos/0.34.1/sums");
+    assert.equal(source.pinnedSha256, sha);
+  });
+
+  it("rejects versions and checksums that are not", () => {
+    assert.throws(() => thanosSource("0.42.4; rm -rf /", "amd64", DEFAULT_THANOS_DOWNLOAD), /not a Thanos release version/);
+    assert.throws(() => thanosSource("0.42.4", "amd64", { ...DEFAULT_THANOS_DOWNLOAD, sha256: { amd64: "ABC" } }), /64 lower-case hex/);
+  });
+});
+
+describe("shell quoting", () => {
+  it("survives sh (the SSH user's login shell) for any value", async () => {
+    const nasty = `it's "quoted" $HOME \`id\` \\ \n; rm -rf / #`;
+    const result = await run("sh", ["-c", `printf '%s' ${shQuote(nasty)}`]);
+    assert.equal(result.stdout, nasty);
+  });
+
+  it("renders only the variables a body uses, each quoted", () => {
+    const script = renderScript("t", { USED: "a'b", UNUSED: "x", COUNT: 3, FLAG: true, LIST: ["p q", "r"] }, 'echo "$USED ${LIST[0]} $((COUNT)) $FLAG"\n');
+    assert.match(script, /^readonly USED='a'\\''b'$/m);
+    assert.match(script, /^readonly COUNT=3$/m);
+    assert.match(script, /^readonly FLAG=1$/m);
+    assert.match(script, /^readonly -a LIST=\('p q' 'r'\)$/m);
+    assert.doesNotMatch(script, /UNUSED/);
+  });
+});
+
+describe("vmSidecarPayload", () => {
+  it("carries each secret file base64-encoded between the magic line and end", () => {
+    const payload = vmSidecarPayload({
+      objstoreYaml: "type: S3\n",
+      tls: { caCert: "CA", cert: "CERT", key: "KEY" },
+      redact: ["s3cr3t", ""],
+    });
+    const lines = payload.split("\n");
+    assert.equal(lines[0], PAYLOAD_MAGIC);
+    assert.equal(lines.at(-2), "end");
+    const entries = Object.fromEntries(
+      lines.slice(1, -2).map((line) => {
+        const [name, data] = line.split(" ");
+        return [name, Buffer.from(data, "base64").toString()];
+      }),
+    );
+    assert.deepEqual(entries, {
+      "objstore.yml": "type: S3\n",
+      "tls-ca.crt": "CA",
+      "tls-server.crt": "CERT",
+      "tls-server.key": "KEY",
+      redact: "s3cr3t",
+    });
+  });
+});
+
+describe("vmSidecarCommands", () => {
+  const commands = vmSidecarCommands(COMMAND_INPUT);
+
+  it("runs each script with bash -c, directly as root", () => {
+    assert.match(commands.install, /^bash -c '#!\/bin\/bash\n/);
+    assert.match(commands.install, / 'thanos-global-view-install'$/);
+    assert.match(commands.delete, / 'thanos-global-view-delete'$/);
+    assert.match(commands.preflight, / 'thanos-global-view-preflight'$/);
+    assert.equal(commands.prometheusSetup, undefined);
+  });
+
+  it("goes through sudo for other users", () => {
+    const sudo = vmSidecarCommands({ ...COMMAND_INPUT, ssh: { ...COMMAND_INPUT.ssh, user: "ops" } });
+    for (const command of [sudo.install, sudo.delete, sudo.preflight]) assert.match(command, /^sudo -n bash -c '/);
+  });
+
+  it("unquotes to the rendered scripts", () => {
+    assert.match(scriptOf(commands.install), /^#!\/bin\/bash\n# thanos-global-view sidecar install for VM prom-vm\n/);
+    assert.match(scriptOf(commands.install), /\nmain\n$/);
+  });
+
+  it("renders the configured version, URLs and pinned checksum into the install", () => {
+    const install = scriptOf(commands.install);
+    assert.ok(install.includes("readonly THANOS_VERSION='0.42.4'"));
+    assert.ok(
+      install.includes(
+        "readonly TARBALL_URL_AMD64='https://github.com/thanos-io/thanos/releases/download/v0.42.4/thanos-0.42.4.linux-amd64.tar.gz'",
+      ),
+    );
+    const sha = "b".repeat(64);
+    const pinned = vmSidecarCommands({
+      ...COMMAND_INPUT,
+      thanos: {
+        version: "0.34.1",
+        download: { urlTemplate: "http://127.0.0.1:8080/{version}/t-{arch}.tgz", sha256sumsUrlTemplate: "http://127.0.0.1:8080/s", sha256: { amd64: sha } },
+      },
+    });
+    const pinnedInstall = scriptOf(pinned.install);
+    assert.ok(pinnedInstall.includes("readonly TARBALL_URL_AMD64='http://127.0.0.1:8080/0.34.1/t-amd64.tgz'"));
+    assert.ok(pinnedInstall.includes(`readonly PINNED_SHA256_AMD64='${sha}'`));
+    assert.ok(pinnedInstall.includes("readonly PINNED_SHA256_ARM64=''"));
+    assert.ok(pinnedInstall.includes("ExecStart=/opt/thanos-global-view/thanos-0.34.1/thanos"));
+  });
+
+  it("gives install and delete the same ownership token", () => {
+    const token = ownershipToken(COMMAND_INPUT);
+    assert.match(token, /^[0-9a-f]{32}$/);
+    assert.ok(scriptOf(commands.install).includes(`readonly OWNER_TOKEN='${token}'`));
+    assert.ok(scriptOf(commands.delete).includes(`readonly OWNER_TOKEN='${token}'`));
+  });
+
+  it("makes the token differ per stack, VM entry and SSH target", () => {
+    const base = ownershipToken(COMMAND_INPUT);
+    assert.equal(ownershipToken(COMMAND_INPUT), base);
+    assert.notEqual(ownershipToken({ ...COMMAND_INPUT, settings: { ...SETTINGS, name: "prom-vm-2" } }), base);
+    assert.notEqual(ownershipToken({ ...COMMAND_INPUT, ssh: { ...COMMAND_INPUT.ssh, host: "vm.example.com" } }), base);
+    assert.notEqual(ownershipToken({ ...COMMAND_INPUT, ssh: { ...COMMAND_INPUT.ssh, port: 2222 } }), base);
+    assert.notEqual(ownershipToken({ ...COMMAND_INPUT, stack: { project: "thanos-global-view", stack: "prod" } }), base);
+  });
+
+  it("adds the Prometheus setup only when asked", () => {
+    const withSetup = vmSidecarCommands({
+      ...COMMAND_INPUT,
+      settings: { ...SETTINGS, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } },
+    });
+    const setup = scriptOf(withSetup.prometheusSetup ?? "");
+    assert.ok(setup.includes("readonly BLOCK_DURATION='2h'"));
+    assert.ok(setup.includes("readonly -a LABEL_NAMES=('cluster')"));
+    assert.ok(setup.includes(`readonly -a LABEL_YAML=('"prom_vm"')`));
+  });
+
+  it("stays far below the kernel's 128 KiB limit for one argument", () => {
+    for (const command of Object.values(commands)) assert.ok(command.length < 64 * 1024, `${command.length} bytes`);
+  });
+});
