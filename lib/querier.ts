@@ -71,8 +71,17 @@ export function clientTlsMode(version: ThanosVersion, endpoints: readonly Querie
   return "per-endpoint";
 }
 
-/** The `--endpoint.sd-config` document (cmd/thanos/endpointset.go: endpoints[].address, grpc_client_config.tls_config). */
+/**
+ * The key of an endpoint's client settings in the sd-config: `client_config` in 0.42.x, renamed `grpc_client_config`
+ * after it (cmd/thanos/endpointset.go). Thanos parses this document leniently, so a wrong key would silently drop TLS.
+ */
+function clientConfigKey(version: ThanosVersion): string {
+  return version.minor === 42 ? "client_config" : "grpc_client_config";
+}
+
+/** The `--endpoint.sd-config` document: `endpoints[].address`, plus per-endpoint client TLS for static endpoints. */
 export function renderEndpointSdConfig(
+  version: ThanosVersion,
   endpoints: readonly QuerierEndpoint[],
   perEndpointTls: QuerierClientTls | undefined,
 ): string {
@@ -82,7 +91,7 @@ export function renderEndpointSdConfig(
         perEndpointTls && endpoint.tls
           ? {
               address: endpoint.address,
-              grpc_client_config: {
+              [clientConfigKey(version)]: {
                 tls_config: {
                   enabled: true,
                   cert_file: perEndpointTls.certFile,
@@ -128,7 +137,7 @@ export function querierArgs(input: QuerierArgsInput): string[] {
   if (endpointStyle(input.version) === "flags") {
     args.push(...input.endpoints.map((endpoint) => `--endpoint=${endpoint.address}`));
   } else {
-    args.push(`--endpoint.sd-config=${renderEndpointSdConfig(input.endpoints, tlsMode === "per-endpoint" ? input.clientTls : undefined)}`);
+    args.push(`--endpoint.sd-config=${renderEndpointSdConfig(input.version, input.endpoints, tlsMode === "per-endpoint" ? input.clientTls : undefined)}`);
   }
   return args;
 }

@@ -86,12 +86,20 @@ describe("querierArgs", () => {
       { address: "dnssrv+_grpc._tcp.sidecar.thanos.svc.cluster.local" },
       {
         address: "203.0.113.7:10901",
-        grpc_client_config: {
+        // 0.42.x names it client_config (later releases grpc_client_config); a wrong key is silently ignored.
+        client_config: {
           tls_config: { enabled: true, cert_file: "/tls/tls.crt", key_file: "/tls/tls.key", ca_file: "/tls/ca.crt" },
           server_name: "sidecar.example",
         },
       },
     ]);
+  });
+
+  it("names the per-endpoint client settings grpc_client_config after 0.42", () => {
+    const args = querierArgs(
+      input({ version: version("0.43.0"), endpoints: [{ address: "203.0.113.7:10901", tls: true }, { address: "dns+a:1", tls: false }], clientTls }),
+    );
+    assert.deepEqual(Object.keys(sdConfigOf(args).endpoints[0]), ["address", "grpc_client_config"]);
   });
 
   it("switches client TLS on globally when every endpoint uses it, on old versions too", () => {
