@@ -214,8 +214,9 @@ on_exit() {
 const MAIN = bash`
 WORK="" STAGE="" APPLYING=0 NEW_RELEASE=0 CREATED_INSTALL_ROOT=0 WAS_ENABLED=0 ROLLBACK_RESULT=""
 apply_changes() {
-  local started
-  log "changing: \${CHANGES[*]}"
+  local started changes
+  changes=$(printf '%s, ' "\${CHANGES[@]}")
+  log "changing: \${changes%, }"
   backup_current
   APPLYING=1
   write_config

@@ -1,0 +1,300 @@
+/**
+ * Runs the real install and delete scripts on a simulated VM: every path they touch points into a scratch
+ * directory, systemctl and journalctl are bash functions that record calls, and a fake host on 127.0.0.1 serves
+ * Prometheus' API, the sidecar's /-/ready and a release mirror. The bodies are the very INSTALL_FUNCTIONS and
+ * DELETE_FUNCTIONS of the deployed scripts; the system tests later run them for real over SSH.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { renderObjstoreYaml } from "../../lib/objstore";
+import { DELETE_FUNCTIONS } from "../../lib/vm/delete";
+import { INSTALL_FUNCTIONS } from "../../lib/vm/install";
+import { vmSidecarPayload } from "../../lib/vm/payload";
+import { bash, renderScript, type ScriptValue } from "../../lib/vm/shell";
+import { sidecarScriptVariables, type SidecarScriptInput } from "../../lib/vm/sidecarScriptInput";
+import type { ThanosDownload } from "../../lib/vm/types";
+import { goodPrometheus, publishFakeRelease, startFakeHost, type FakeHost } from "./vm-fake-host";
+import { SCRIPT_INPUT, runBash, type RunResult } from "./vm-fixtures";
+
+const SECRET = "SECRET-objstore-key-4711";
+const OBJSTORE = { bucket: "thanos", endpoint: "127.0.0.1:9000", insecure: true, accessKey: "minio" };
+const NOBODY = 65534;
+
+/** systemd stand-ins: calls are logged, active/enabled are marker files; the journal echoes the secret. */
+const FAKE_SYSTEMD = bash`
+systemctl() {
+  printf '%s\n' "$*" >>"$FAKE_DIR/systemctl.log"
+  case $1 in
+    restart | start) touch "$FAKE_DIR/active" ;;
+    is-active) [[ -f $FAKE_DIR/active ]] ;;
+    is-enabled) [[ -f $FAKE_DIR/enabled ]] ;;
+    enable) touch "$FAKE_DIR/enabled" ;;
+    disable)
+      rm -f "$FAKE_DIR/enabled"
+      if [[ " $* " == *" --now "* ]]; then rm -f "$FAKE_DIR/active"; fi
+      ;;
+  esac
+}
+journalctl() {
+  printf 'level=error msg="cannot load bucket config" secret_key=%s\nlevel=info msg="starting thanos sidecar"\n' "$FAKE_SECRET"
+}
+require_systemd() { :; }
+`;
+
+class SimulatedVm {
+  readonly installRoot: string;
+  readonly configDir: string;
+  readonly unitPath: string;
+  readonly fakeDir: string;
+  readonly tsdb: string;
+
+  constructor(
+    readonly root: string,
+    private readonly host: FakeHost,
+  ) {
+    this.installRoot = path.join(root, "opt/thanos-global-view");
+    this.configDir = path.join(root, "etc/thanos-global-view");
+    this.unitPath = path.join(root, "etc/systemd/system/thanos-sidecar.service");
+    this.fakeDir = path.join(root, "fake");
+    this.tsdb = path.join(root, "var/lib/prometheus/metrics2");
+    for (const dir of [path.dirname(this.unitPath), this.fakeDir, this.tsdb, path.join(root, "run")]) fs.mkdirSync(dir, { recursive: true });
+    fs.chownSync(this.tsdb, NOBODY, NOBODY);
+  }
+
+  input(overrides: { logLevel?: "debug" | "info" | "warn"; version?: string; sha256?: ThanosDownload["sha256"]; token?: string } = {}) {
+    const download: ThanosDownload = {
+      urlTemplate: `${this.host.url}/release/{version}/thanos-{version}.linux-{arch}.tar.gz`,
+      sha256sumsUrlTemplate: `${this.host.url}/release/{version}/sha256sums.txt`,
+      sha256: overrides.sha256,
+    };
+    return {
+      ...SCRIPT_INPUT,
+      settings: {
+        ...SCRIPT_INPUT.settings,
+        prometheusUrl: this.host.url,
+        tsdbPath: this.tsdb,
+        logLevel: overrides.logLevel ?? "info",
+        readyTimeoutSeconds: 2,
+      },
+      thanos: { version: overrides.version ?? "0.42.4", download },
+      owner: overrides.token ? { token: overrides.token, label: "thanos-global-view/dev/renamed-vm" } : SCRIPT_INPUT.owner,
+    } satisfies SidecarScriptInput;
+  }
+
+  versionDir(version: string): string {
+    return path.join(this.installRoot, `thanos-${version}`);
+  }
+
+  private variables(input: SidecarScriptInput): Record<string, ScriptValue> {
+    return {
+      ...sidecarScriptVariables(input),
+      INSTALL_ROOT: this.installRoot,
+      VERSION_DIR: this.versionDir(input.thanos.version),
+      CONFIG_DIR: this.configDir,
+      UNIT_PATH: this.unitPath,
+      LOCK_PATH: path.join(this.root, "run/thanos-global-view.lock"),
+      OWNER_MARKER_PATH: path.join(this.configDir, "owner"),
+      READY_URL: `${this.host.url}/sidecar/-/ready`,
+      FAKE_DIR: this.fakeDir,
+      FAKE_SECRET: SECRET,
+    };
+  }
+
+  install(
+    input: SidecarScriptInput,
+    payload = vmSidecarPayload({ objstoreYaml: renderObjstoreYaml(OBJSTORE, SECRET), redact: [SECRET] }),
+  ): Promise<RunResult> {
+    return runBash(renderScript("install on a simulated VM", this.variables(input), `${INSTALL_FUNCTIONS}${FAKE_SYSTEMD}main\n`), payload);
+  }
+
+  delete(input: SidecarScriptInput): Promise<RunResult> {
+    return runBash(renderScript("delete on a simulated VM", this.variables(input), `${DELETE_FUNCTIONS}${FAKE_SYSTEMD}main\n`));
+  }
+
+  /** systemctl calls that change something, since the last look. */
+  takeSystemctlCalls(): string[] {
+    const log = path.join(this.fakeDir, "systemctl.log");
+    const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+    fs.rmSync(log, { force: true });
+    return calls.filter((call) => !/^is-(active|enabled) /.test(call));
+  }
+
+  unit(): string {
+    return fs.readFileSync(this.unitPath, "utf8");
+  }
+}
+
+function assertSucceeded(result: RunResult): void {
+  assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+}
+
+function assertNoSecret(result: RunResult): void {
+  assert.ok(!result.stdout.includes(SECRET) && !result.stderr.includes(SECRET), "the secret key was printed");
+}
+
+describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 0 && "needs root: the scripts chown files" }, () => {
+  let scratch = "";
+  let host: FakeHost;
+  let vm: SimulatedVm;
+  let sha042 = "";
+
+  before(async () => {
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tgv-install-"));
+    host = await startFakeHost(goodPrometheus(""));
+    vm = new SimulatedVm(path.join(scratch, "vm"), host);
+    host.prometheus = goodPrometheus(vm.tsdb);
+    sha042 = publishFakeRelease(host, "0.42.4", scratch).sha256;
+    publishFakeRelease(host, "0.43.0", scratch);
+  });
+  after(async () => {
+    await host.close();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it("first install downloads, verifies, writes config and unit, and starts the sidecar as the TSDB owner", async () => {
+    const result = await vm.install(vm.input());
+    assertSucceeded(result);
+    assertNoSecret(result);
+    assert.match(result.stdout, /installed thanos 0\.42\.4 \((amd64|arm64), sha256 [0-9a-f]{64}\)/);
+    assert.match(result.stdout, /restarted thanos-sidecar\.service: ready at .* \(thanos 0\.42\.4 as nobody\)/);
+
+    const binary = path.join(vm.versionDir("0.42.4"), "thanos");
+    assert.equal(fs.statSync(binary).mode & 0o777, 0o755);
+    assert.equal(fs.readFileSync(path.join(vm.versionDir("0.42.4"), "tarball.sha256"), "utf8").trim(), sha042);
+
+    const objstore = path.join(vm.configDir, "objstore.yml");
+    assert.equal(fs.readFileSync(objstore, "utf8"), renderObjstoreYaml(OBJSTORE, SECRET));
+    const stat = fs.statSync(objstore);
+    assert.equal(stat.mode & 0o777, 0o400);
+    assert.equal(stat.uid, NOBODY);
+    const dir = fs.statSync(vm.configDir);
+    assert.equal(dir.mode & 0o777, 0o750);
+    assert.equal(dir.uid, 0);
+
+    assert.match(vm.unit(), /^User=nobody$/m);
+    assert.ok(vm.unit().includes("ExecStart=/opt/thanos-global-view/thanos-0.42.4/thanos"));
+    assert.match(fs.readFileSync(path.join(vm.configDir, "owner"), "utf8"), new RegExp(`^token=${SCRIPT_INPUT.owner.token}$`, "m"));
+    assert.deepEqual(vm.takeSystemctlCalls(), ["daemon-reload", "enable --quiet thanos-sidecar.service", "restart thanos-sidecar.service"]);
+    assert.equal(host.requests.get("/release/0.42.4/sha256sums.txt"), 1);
+  });
+
+  it("a second run with the same input downloads nothing and restarts nothing", async () => {
+    const tarball = [...host.requests.keys()].find((url) => url.endsWith(".tar.gz") && url.includes("0.42.4")) ?? "";
+    const downloads = host.requests.get(tarball);
+    const mtime = fs.statSync(path.join(vm.configDir, "objstore.yml")).mtimeMs;
+    const result = await vm.install(vm.input());
+    assertSucceeded(result);
+    assert.match(result.stdout, /already installed .*: no download/);
+    assert.match(result.stdout, /no changes: .* the sidecar was not restarted/);
+    assert.equal(host.requests.get(tarball), downloads);
+    assert.deepEqual(vm.takeSystemctlCalls(), []);
+    assert.equal(fs.statSync(path.join(vm.configDir, "objstore.yml")).mtimeMs, mtime);
+  });
+
+  it("a changed setting rewrites the unit and restarts once", async () => {
+    const result = await vm.install(vm.input({ logLevel: "warn" }));
+    assertSucceeded(result);
+    assert.match(result.stdout, /changing: .*thanos-sidecar\.service/);
+    assert.ok(vm.unit().includes("--log.level=warn"));
+    assert.deepEqual(vm.takeSystemctlCalls(), ["daemon-reload", "enable --quiet thanos-sidecar.service", "restart thanos-sidecar.service"]);
+  });
+
+  it("a checksum mismatch installs nothing and leaves the running sidecar alone", async () => {
+    const before = vm.unit();
+    const result = await vm.install(vm.input({ version: "0.43.0", sha256: { amd64: "f".repeat(64), arm64: "f".repeat(64) } }));
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /checksum mismatch for .*thanos-0\.43\.0.*: expected sha256 f{64}, got [0-9a-f]{64}; nothing was installed/);
+    assert.equal(fs.existsSync(vm.versionDir("0.43.0")), false);
+    assert.equal(vm.unit(), before);
+    assert.deepEqual(vm.takeSystemctlCalls(), []);
+  });
+
+  it("a change that never gets ready is rolled back, with the journal shown and the secret hidden", async () => {
+    host.sidecarReady = () => !vm.unit().includes("--log.level=debug");
+    const before = vm.unit();
+    const result = await vm.install(vm.input({ logLevel: "debug", version: "0.43.0" }));
+    assert.equal(result.code, 1);
+    assertNoSecret(result);
+    assert.match(result.stderr, /last journal lines of thanos-sidecar\.service:\n\[line hidden: it held a secret\]\nlevel=info msg="starting thanos sidecar"/);
+    assert.match(result.stderr, /did not answer .* within 2s; the previous sidecar is back and ready/);
+    assert.equal(vm.unit(), before);
+    assert.equal(fs.existsSync(vm.versionDir("0.43.0")), false, "the new release was not removed");
+    assert.ok(fs.existsSync(path.join(vm.versionDir("0.42.4"), "thanos")));
+    assert.deepEqual(vm.takeSystemctlCalls(), [
+      "daemon-reload",
+      "enable --quiet thanos-sidecar.service",
+      "restart thanos-sidecar.service",
+      "daemon-reload",
+      "restart thanos-sidecar.service",
+    ]);
+    host.sidecarReady = () => true;
+  });
+
+  it("an upgrade installs the new release beside the old one and prunes the old one once ready", async () => {
+    const result = await vm.install(vm.input({ version: "0.43.0" }));
+    assertSucceeded(result);
+    assert.ok(vm.unit().includes("ExecStart=/opt/thanos-global-view/thanos-0.43.0/thanos"));
+    assert.match(result.stdout, /removed .*thanos-0\.42\.4: no longer used/);
+    assert.equal(fs.existsSync(vm.versionDir("0.42.4")), false);
+    vm.takeSystemctlCalls();
+  });
+
+  it("another owner's install takes the sidecar over without a restart", async () => {
+    const renamed = vm.input({ version: "0.43.0", token: "feedfacefeedfacefeedfacefeedface" });
+    const result = await vm.install(renamed);
+    assertSucceeded(result);
+    assert.match(result.stdout, /takes the sidecar over from thanos-global-view\/dev\/prom-vm/);
+    assert.deepEqual(vm.takeSystemctlCalls(), []);
+  });
+
+  it("the old owner's delete (after a rename) leaves the sidecar running", async () => {
+    const result = await vm.delete(vm.input({ version: "0.43.0" }));
+    assertSucceeded(result);
+    assert.match(result.stdout, /belongs to thanos-global-view\/dev\/renamed-vm, not thanos-global-view\/dev\/prom-vm: left in place/);
+    assert.ok(fs.existsSync(vm.unitPath));
+    assert.deepEqual(vm.takeSystemctlCalls(), []);
+  });
+
+  it("the owner's delete removes what the install wrote, and nothing of Prometheus", async () => {
+    const shipper = path.join(vm.tsdb, "thanos.shipper.json");
+    fs.writeFileSync(shipper, '{"version":1,"uploaded":[]}');
+    const result = await vm.delete(vm.input({ version: "0.43.0", token: "feedfacefeedfacefeedfacefeedface" }));
+    assertSucceeded(result);
+    for (const gone of [vm.unitPath, vm.configDir, vm.installRoot]) assert.equal(fs.existsSync(gone), false, `${gone} remains`);
+    assert.ok(fs.existsSync(shipper), "the TSDB was touched");
+    assert.deepEqual(vm.takeSystemctlCalls(), ["disable --now --quiet thanos-sidecar.service", "daemon-reload", "reset-failed thanos-sidecar.service"]);
+    const again = await vm.delete(vm.input());
+    assertSucceeded(again);
+    assert.match(again.stdout, /nothing to remove/);
+  });
+
+  it("a first install that never gets ready is undone completely", async () => {
+    host.sidecarReady = () => false;
+    const result = await vm.install(vm.input());
+    host.sidecarReady = () => true;
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /this first install was undone/);
+    for (const gone of [vm.unitPath, vm.configDir, vm.installRoot]) assert.equal(fs.existsSync(gone), false, `${gone} remains`);
+    assert.ok(vm.takeSystemctlCalls().includes("disable --now --quiet thanos-sidecar.service"));
+  });
+
+  it("a failed preflight changes nothing", async () => {
+    host.prometheus.flags["storage.tsdb.max-block-duration"] = "1d";
+    const result = await vm.install(vm.input());
+    host.prometheus.flags["storage.tsdb.max-block-duration"] = "2h";
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /storage\.tsdb\.min-block-duration=2h but storage\.tsdb\.max-block-duration=1d/);
+    for (const gone of [vm.unitPath, vm.configDir, vm.installRoot]) assert.equal(fs.existsSync(gone), false, `${gone} exists`);
+    assert.deepEqual(vm.takeSystemctlCalls(), []);
+  });
+
+  it("rejects a truncated payload before changing anything", async () => {
+    const result = await vm.install(vm.input(), vmSidecarPayload({ objstoreYaml: "x", redact: [] }).replace("end\n", ""));
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /the payload on stdin is truncated/);
+    for (const gone of [vm.unitPath, vm.configDir, vm.installRoot]) assert.equal(fs.existsSync(gone), false, `${gone} exists`);
+  });
+});
