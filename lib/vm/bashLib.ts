@@ -18,6 +18,11 @@ die() {
   printf 'thanos-global-view: vm %s: %s\n' "$VM_NAME" "$*" >&2
   exit 1
 }
+comma_list() {
+  local text
+  text=$(printf '%s, ' "$@")
+  printf '%s' "\${text%, }"
+}
 `;
 
 export const REQUIREMENTS = bash`

@@ -214,9 +214,8 @@ on_exit() {
 const MAIN = bash`
 WORK="" STAGE="" APPLYING=0 NEW_RELEASE=0 CREATED_INSTALL_ROOT=0 WAS_ENABLED=0 ROLLBACK_RESULT=""
 apply_changes() {
-  local started changes
-  changes=$(printf '%s, ' "\${CHANGES[@]}")
-  log "changing: \${changes%, }"
+  local started
+  log "changing: $(comma_list "\${CHANGES[@]}")"
   backup_current
   APPLYING=1
   write_config

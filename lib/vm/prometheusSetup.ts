@@ -204,7 +204,7 @@ install_candidates() {
     BACKUPS+=("$file.thanos-global-view-$stamp.bak")
     mv -f -- "$file$CANDIDATE_SUFFIX" "$file"
   done
-  log "edited \${EDITED[*]} (backups: \${BACKUPS[*]})"
+  log "edited $(comma_list "\${EDITED[@]}") (backups: $(comma_list "\${BACKUPS[@]}"))"
 }
 restore_backups() {
   local i
@@ -255,9 +255,9 @@ main() {
   fi
   restore_backups
   if restart_prometheus; then
-    die "Prometheus did not get ready with the new settings within \${READY_TIMEOUT_SECONDS}s; restored \${EDITED[*]} from the backups and it runs again"
+    die "Prometheus did not get ready with the new settings within \${READY_TIMEOUT_SECONDS}s; restored $(comma_list "\${EDITED[@]}") from the backups and it runs again"
   fi
-  die "Prometheus did not get ready with the new settings within \${READY_TIMEOUT_SECONDS}s; restored \${EDITED[*]} from the backups, but it is not ready either: see journalctl -u $PROMETHEUS_UNIT"
+  die "Prometheus did not get ready with the new settings within \${READY_TIMEOUT_SECONDS}s; restored $(comma_list "\${EDITED[@]}") from the backups, but it is not ready either: see journalctl -u $PROMETHEUS_UNIT"
 }
 `;
 

@@ -1,0 +1,212 @@
+/**
+ * Runs the real Prometheus setup functions on scratch copies of Debian's /etc/default/prometheus and prometheus.yml,
+ * with systemctl, journalctl and promtool as recording bash functions and a fake Prometheus on 127.0.0.1.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { parse } from "yaml";
+import { PROMETHEUS_SETUP_FUNCTIONS, prometheusSetupVariables, type PrometheusSetupInput } from "../../lib/vm/prometheusSetup";
+import { bash, renderScript } from "../../lib/vm/shell";
+import { goodPrometheus, startFakeHost, type FakeHost } from "./vm-fake-host";
+import { runBash, type RunResult } from "./vm-fixtures";
+
+/** As shipped by Debian's prometheus package. */
+const DEBIAN_DEFAULTS = `# Set the command-line arguments to pass to the server.
+# Due to shell escaping, to pass backslashes for regexes, you need to double
+# them (\\\\d for \\d). If running under systemd, you need to double them again
+# (\\\\\\\\d to mean \\d), and escape newlines too.
+ARGS=""
+`;
+
+const PROMETHEUS_YML = `# my global config
+global:
+  scrape_interval: 15s # Set the scrape interval to every 15 seconds.
+  evaluation_interval: 15s
+
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ['localhost:9090']
+`;
+
+const LABELS = { cluster: "prom_vm", region: "eu 1" };
+
+const FAKES = bash`
+systemctl() { printf '%s\n' "$*" >>"$FAKE_DIR/systemctl.log"; }
+journalctl() { printf 'level=error msg="prometheus failed"\n'; }
+promtool() {
+  printf '%s\n' "$*" >>"$FAKE_DIR/promtool.log"
+  if [[ -f $FAKE_DIR/promtool-rejects ]]; then
+    printf 'FAILED: parsing YAML file %s: yaml: line 3: did not find expected key\n' "$3"
+    return 1
+  fi
+}
+require_root() { :; }
+require_systemd() { :; }
+`;
+
+describe("Prometheus setup", () => {
+  let scratch = "";
+  let host: FakeHost;
+  let defaults = "";
+  let config = "";
+  let fakeDir = "";
+
+  before(async () => {
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tgv-promsetup-"));
+    host = await startFakeHost(goodPrometheus("/var/lib/prometheus/metrics2/"));
+  });
+  after(async () => {
+    await host.close();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    const dir = fs.mkdtempSync(path.join(scratch, "vm-"));
+    for (const sub of ["etc/default", "etc/prometheus", "fake"]) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+    defaults = path.join(dir, "etc/default/prometheus");
+    config = path.join(dir, "etc/prometheus/prometheus.yml");
+    fakeDir = path.join(dir, "fake");
+    fs.writeFileSync(defaults, DEBIAN_DEFAULTS);
+    fs.writeFileSync(config, PROMETHEUS_YML);
+    host.prometheus = goodPrometheus("/var/lib/prometheus/metrics2/");
+  });
+
+  function setup(externalLabels: Record<string, string> = LABELS): Promise<RunResult> {
+    const input: PrometheusSetupInput = {
+      vmName: "prom-vm",
+      prometheusUrl: host.url,
+      setup: { externalLabels, blockDuration: "2h" },
+      readyTimeoutSeconds: 2,
+    };
+    const variables = {
+      ...prometheusSetupVariables(input, { defaultsFile: defaults, configFile: config, lock: path.join(fakeDir, "lock") }),
+      READY_TIMEOUT_SECONDS: 2,
+      FAKE_DIR: fakeDir,
+    };
+    return runBash(renderScript("setup on scratch files", variables, `${PROMETHEUS_SETUP_FUNCTIONS}${FAKES}main\n`));
+  }
+
+  const calls = (tool: string) => {
+    const log = path.join(fakeDir, `${tool}.log`);
+    return fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+  };
+  const backups = () => fs.readdirSync(path.dirname(defaults)).concat(fs.readdirSync(path.dirname(config))).filter((f) => f.endsWith(".bak"));
+  const leftovers = () =>
+    fs.readdirSync(path.dirname(defaults)).concat(fs.readdirSync(path.dirname(config))).filter((f) => f.endsWith(".thanos-global-view.new"));
+  const yml = () => parse(fs.readFileSync(config, "utf8")) as { global: Record<string, unknown>; scrape_configs: unknown[] };
+
+  function assertOk(result: RunResult): void {
+    assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+  }
+
+  it("adds both flags and the labels to Debian's files, backs them up, checks and restarts once", async () => {
+    const result = await setup();
+    assertOk(result);
+    assert.match(fs.readFileSync(defaults, "utf8"), /^ARGS="--storage\.tsdb\.min-block-duration=2h --storage\.tsdb\.max-block-duration=2h"$/m);
+    assert.deepEqual(yml().global, { scrape_interval: "15s", evaluation_interval: "15s", external_labels: LABELS });
+    assert.equal(yml().scrape_configs.length, 1);
+    assert.ok(fs.readFileSync(config, "utf8").startsWith("# my global config\nglobal:\n  external_labels:\n    cluster: \"prom_vm\"\n"));
+    assert.deepEqual(calls("systemctl"), ["restart prometheus.service"]);
+    assert.deepEqual(calls("promtool"), [`check config ${config}.thanos-global-view.new`]);
+    assert.equal(backups().length, 2);
+    const defaultsBackup = backups().find((name) => name.startsWith("prometheus.thanos-global-view-")) ?? "";
+    assert.equal(fs.readFileSync(path.join(path.dirname(defaults), defaultsBackup), "utf8"), DEBIAN_DEFAULTS);
+    assert.deepEqual(leftovers(), []);
+    assert.match(result.stdout, /restarted prometheus\.service with .* external labels \{cluster: "prom_vm", region: "eu 1"\}: ready/);
+  });
+
+  it("changes nothing and restarts nothing on a second run", async () => {
+    assertOk(await setup());
+    const first = [fs.readFileSync(defaults, "utf8"), fs.readFileSync(config, "utf8"), backups().length];
+    const result = await setup();
+    assertOk(result);
+    assert.match(result.stdout, /nothing changed/);
+    assert.deepEqual([fs.readFileSync(defaults, "utf8"), fs.readFileSync(config, "utf8"), backups().length], first);
+    assert.deepEqual(calls("systemctl"), ["restart prometheus.service"]);
+  });
+
+  it("keeps other flags and only adds the missing one", async () => {
+    fs.writeFileSync(defaults, 'ARGS="--web.listen-address=127.0.0.1:9090 --storage.tsdb.min-block-duration 2h"\n');
+    assertOk(await setup());
+    assert.equal(
+      fs.readFileSync(defaults, "utf8"),
+      'ARGS="--web.listen-address=127.0.0.1:9090 --storage.tsdb.min-block-duration 2h --storage.tsdb.max-block-duration=2h"\n',
+    );
+  });
+
+  it("leaves a different block duration to the user and changes nothing", async () => {
+    fs.writeFileSync(defaults, 'ARGS="--storage.tsdb.max-block-duration=1d"\n');
+    const result = await setup();
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^thanos-global-view: vm prom-vm: .*already sets --storage\.tsdb\.max-block-duration=1d, not 2h: edit it by hand/);
+    assert.equal(fs.readFileSync(config, "utf8"), PROMETHEUS_YML);
+    assert.deepEqual([backups(), leftovers(), calls("systemctl")], [[], [], []]);
+  });
+
+  it("accepts the wanted labels already there, in any quoting", async () => {
+    fs.writeFileSync(config, "global:\n  external_labels:\n    region: 'eu 1'  # where\n    cluster: prom_vm\nscrape_configs: []\n");
+    assertOk(await setup());
+    assert.equal(fs.readFileSync(config, "utf8"), "global:\n  external_labels:\n    region: 'eu 1'  # where\n    cluster: prom_vm\nscrape_configs: []\n");
+    assert.equal(backups().length, 1, "only the defaults file was edited");
+  });
+
+  it("leaves other external labels to the user", async () => {
+    fs.writeFileSync(config, "global:\n  external_labels:\n    cluster: other\n");
+    const result = await setup();
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /already has other external_labels \(cluster=other\) than the wanted \{cluster: "prom_vm", region: "eu 1"\}: edit them by hand/);
+    assert.equal(fs.readFileSync(defaults, "utf8"), DEBIAN_DEFAULTS);
+    assert.deepEqual([backups(), leftovers()], [[], []]);
+  });
+
+  it("adds a global section when there is none, and follows the file's indentation", async () => {
+    fs.writeFileSync(config, "scrape_configs: []\n");
+    assertOk(await setup());
+    assert.deepEqual(yml(), { global: { external_labels: LABELS }, scrape_configs: [] });
+
+    fs.writeFileSync(config, "global:\n    scrape_interval: 1m\nrule_files: []\n");
+    assertOk(await setup());
+    assert.ok(fs.readFileSync(config, "utf8").startsWith('global:\n    external_labels:\n        cluster: "prom_vm"\n'));
+    assert.deepEqual(yml().global, { external_labels: LABELS, scrape_interval: "1m" });
+  });
+
+  it("changes nothing when promtool rejects the edited config", async () => {
+    fs.writeFileSync(path.join(fakeDir, "promtool-rejects"), "");
+    const result = await setup();
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /promtool rejects .* so nothing was changed: FAILED: parsing YAML file/);
+    assert.equal(fs.readFileSync(defaults, "utf8"), DEBIAN_DEFAULTS);
+    assert.equal(fs.readFileSync(config, "utf8"), PROMETHEUS_YML);
+    assert.deepEqual([backups(), leftovers(), calls("systemctl")], [[], [], []]);
+  });
+
+  it("puts the backups back when Prometheus does not get ready", async () => {
+    host.prometheus.ready = false;
+    const result = await setup();
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /last journal lines of prometheus\.service:\nlevel=error msg="prometheus failed"/);
+    assert.match(result.stderr, /did not get ready with the new settings within 2s; restored .* from the backups, but it is not ready either/);
+    assert.equal(fs.readFileSync(defaults, "utf8"), DEBIAN_DEFAULTS);
+    assert.equal(fs.readFileSync(config, "utf8"), PROMETHEUS_YML);
+    assert.deepEqual(calls("systemctl"), ["restart prometheus.service", "restart prometheus.service"]);
+  });
+
+  it("restarts a Prometheus whose files are right but which runs with old settings", async () => {
+    assertOk(await setup());
+    host.prometheus.flags["storage.tsdb.max-block-duration"] = "31d";
+    const result = await setup();
+    assertOk(result);
+    assert.match(result.stdout, /the running Prometheus is not: restarting prometheus\.service/);
+    assert.deepEqual(calls("systemctl"), ["restart prometheus.service", "restart prometheus.service"]);
+  });
+
+  it("explains what to do on a Prometheus that is not Debian's package", async () => {
+    fs.rmSync(defaults);
+    const result = await setup();
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /configurePrometheus handles the Debian\/Ubuntu prometheus package .* set .* by hand, and turn configurePrometheus off/);
+  });
+});
