@@ -1,0 +1,149 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { renderObjstoreYaml, type ObjstoreSettings } from "../lib/objstore";
+import { joinHostPort } from "../lib/vm/address";
+import { vmSidecarCommands } from "../lib/vm/commands";
+import { vmSidecarPayload } from "../lib/vm/payload";
+import type { ThanosDownload, VmSidecarSettings } from "../lib/vm/types";
+
+export type { ThanosDownload, VmSidecarSettings } from "../lib/vm/types";
+export { DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE, DEFAULT_THANOS_URL_TEMPLATE } from "../lib/vm/download";
+
+export interface SshProxy {
+  host: string;
+  port: number;
+  user: string;
+  /** Pinned host key of the bastion ("ssh-ed25519 AAAA..."); without one it is not checked. */
+  hostKey?: string;
+}
+
+export interface VmSshConnection {
+  host: pulumi.Input<string>;
+  port: number;
+  /** Not root: the scripts then run through `sudo -n`, so the user needs passwordless sudo. */
+  user: string;
+  /** Secret. Also used for the bastion. */
+  privateKey: pulumi.Input<string>;
+  /** Pinned host key ("ssh-ed25519 AAAA..."). The command provider checks host keys only when given one. */
+  hostKey?: string;
+  proxy?: SshProxy;
+}
+
+export interface VmSidecarArgs {
+  settings: VmSidecarSettings;
+  connection: VmSshConnection;
+  /** The address the querier dials; differs from connection.host when SSH goes through a public address. */
+  advertiseAddress: pulumi.Input<string>;
+  thanos: { version: string; download: ThanosDownload };
+  objstore: ObjstoreSettings;
+  /** Secret. */
+  objstoreSecretKey: pulumi.Input<string>;
+  /** gRPC server TLS for the sidecar, all secret (PEM). */
+  tls?: { caCert: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> };
+}
+
+/** An unreachable VM fails within about a minute instead of the provider's default 10 dials of 15 s. */
+const DIAL_ERROR_LIMIT = 5;
+const PER_DIAL_TIMEOUT_SECONDS = 10;
+
+function sshConnection(connection: VmSshConnection): command.types.input.remote.ConnectionArgs {
+  const privateKey = pulumi.secret(connection.privateKey);
+  const limits = { dialErrorLimit: DIAL_ERROR_LIMIT, perDialTimeout: PER_DIAL_TIMEOUT_SECONDS };
+  const { proxy } = connection;
+  return {
+    host: connection.host,
+    port: connection.port,
+    user: connection.user,
+    privateKey,
+    hostKey: connection.hostKey,
+    ...limits,
+    proxy: proxy && { host: proxy.host, port: proxy.port, user: proxy.user, privateKey, hostKey: proxy.hostKey, ...limits },
+  };
+}
+
+/** The secret files for the VM, as one secret stdin payload. */
+function secretPayload(args: VmSidecarArgs): pulumi.Output<string> {
+  const tls = args.tls && pulumi.all([args.tls.caCert, args.tls.cert, args.tls.key]);
+  return pulumi.secret(
+    pulumi.all([args.objstoreSecretKey, tls]).apply(([secretKey, tlsFiles]) =>
+      vmSidecarPayload({
+        objstoreYaml: renderObjstoreYaml(args.objstore, secretKey),
+        tls: tlsFiles && { caCert: tlsFiles[0], cert: tlsFiles[1], key: tlsFiles[2] },
+        redact: [secretKey],
+      }),
+    ),
+  );
+}
+
+/**
+ * A Thanos sidecar beside a VM's Prometheus, installed and kept up to date over SSH with remote commands.
+ *
+ * Changes to the script, the payload or the connection are updates (the same install script runs for create and
+ * update, and no `triggers` are set, the only input that makes the command provider replace). Where a create of a
+ * new resource does run before an old delete (a renamed VM entry, `pulumi up --replace`, another stack taking the
+ * VM over), the ownership token in the scripts makes the stale delete leave the newer sidecar running. Its one gap:
+ * `--replace` with unchanged inputs reuses the token, so the old delete removes the sidecar; run `pulumi up` again.
+ *
+ * Secrets (objstore secret key, TLS key, SSH key) never enter a command string: the provider prints those in its
+ * errors. They travel in the secret stdin; stdout and stderr are stored as secrets too.
+ */
+export class VmSidecar extends pulumi.ComponentResource {
+  /** host:port the querier dials. */
+  readonly grpcAddress: pulumi.Output<string>;
+  readonly httpAddress: pulumi.Output<string>;
+  /** The install command; depend on it to wait for a ready sidecar. */
+  readonly install: command.remote.Command;
+
+  constructor(name: string, args: VmSidecarArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("thanos-global-view:vm:Sidecar", name, {}, opts);
+    const { settings } = args;
+    const connection = sshConnection(args.connection);
+    const commands = pulumi.output(args.connection.host).apply((host) =>
+      vmSidecarCommands({
+        settings,
+        thanos: args.thanos,
+        tls: args.tls !== undefined,
+        ssh: { host, port: args.connection.port, user: args.connection.user },
+        stack: { project: pulumi.getProject(), stack: pulumi.getStack() },
+      }),
+    );
+
+    // vmSidecarCommands renders prometheusSetup exactly when configurePrometheus is set.
+    const setupScript = commands.apply((rendered) => rendered.prometheusSetup ?? "");
+    const prometheusSetup =
+      settings.configurePrometheus &&
+      new command.remote.Command(
+        `${name}-prometheus-setup`,
+        {
+          connection,
+          create: setupScript,
+          update: setupScript,
+          // The provider would pass earlier output through SSH environment variables, which sshd usually refuses.
+          addPreviousOutputInEnv: false,
+        },
+        { parent: this },
+      );
+
+    const install = commands.install;
+    this.install = new command.remote.Command(
+      `${name}-sidecar`,
+      {
+        connection,
+        create: install,
+        update: install,
+        delete: commands.delete,
+        stdin: secretPayload(args),
+        // The scripts print progress and errors but never the payload, and journal lines holding the secret key are
+        // hidden: both streams are safe to show (a failed command's error shows them anyway).
+        logging: command.types.enums.remote.Logging.StdoutAndStderr,
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this, dependsOn: prometheusSetup ? [prometheusSetup] : [], additionalSecretOutputs: ["stdout", "stderr"] },
+    );
+
+    const advertise = pulumi.output(args.advertiseAddress);
+    this.grpcAddress = advertise.apply((address) => joinHostPort(address, settings.grpcPort));
+    this.httpAddress = advertise.apply((address) => joinHostPort(address, settings.httpPort));
+    this.registerOutputs({ grpcAddress: this.grpcAddress, httpAddress: this.httpAddress });
+  }
+}

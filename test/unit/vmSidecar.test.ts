@@ -1,0 +1,215 @@
+/** The VmSidecar component under Pulumi mocks: what it hands to the command provider, and what it keeps secret. */
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import type { VmSidecar as VmSidecarClass, VmSidecarArgs } from "../../components/vmSidecar";
+import { vmSidecarCommands } from "../../lib/vm/commands";
+import { DEFAULT_THANOS_DOWNLOAD } from "../../lib/vm/download";
+import { PAYLOAD_MAGIC } from "../../lib/vm/payload";
+import { SETTINGS } from "./vm-fixtures";
+
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+const registered: Registered[] = [];
+const options = new Map<string, pulumi.ResourceOptions>();
+
+void pulumi.runtime.setMocks(
+  {
+    newResource(args) {
+      registered.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
+      return { id: `${args.name}-id`, state: args.inputs };
+    },
+    call: (args) => args.inputs,
+  },
+  "thanos-global-view",
+  "test",
+  false,
+);
+
+const SECRET_KEY = "FAKE-S3-SECRET-KEY-0d8f3a";
+const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-SSH-PRIVATE-KEY-77c1\n-----END OPENSSH PRIVATE KEY-----\n";
+const TLS_KEY = "-----BEGIN PRIVATE KEY-----\nFAKE-TLS-KEY-5e2b\n-----END PRIVATE KEY-----\n";
+const SECRETS = [SECRET_KEY, "FAKE-SSH-PRIVATE-KEY-77c1", "FAKE-TLS-KEY-5e2b"];
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheVm";
+const BASTION_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfBastion";
+
+let VmSidecar: typeof VmSidecarClass;
+
+function args(overrides: Partial<VmSidecarArgs> = {}): VmSidecarArgs {
+  return {
+    settings: SETTINGS,
+    connection: { host: "203.0.113.10", port: 22, user: "root", privateKey: pulumi.secret(PRIVATE_KEY), hostKey: HOST_KEY },
+    advertiseAddress: "10.0.0.158",
+    thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
+    objstore: { bucket: "thanos", endpoint: "10.0.0.5:9000", insecure: true, accessKey: "minio" },
+    objstoreSecretKey: pulumi.secret(SECRET_KEY),
+    ...overrides,
+  };
+}
+
+/** Builds a sidecar and waits until its children reached the mocks; child options are captured on the way. */
+async function build(name: string, overrides: Partial<VmSidecarArgs> = {}): Promise<VmSidecarClass> {
+  const sidecar = new VmSidecar(name, args(overrides), {
+    transformations: [
+      (resource) => {
+        options.set(resource.name, resource.opts);
+        return undefined;
+      },
+    ],
+  });
+  await valueOf(sidecar.install.urn);
+  for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+  return sidecar;
+}
+
+function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((value) => resolve(value)));
+}
+
+/** Mock inputs hold secrets as {<sig>: <secret sig>, value}. */
+function unwrap(value: unknown): unknown {
+  if (value && typeof value === "object" && "value" in value && Object.keys(value).some((key) => /^[0-9a-f]{32}$/.test(key))) {
+    return value.value;
+  }
+  return value;
+}
+
+function isWrappedSecret(value: unknown): boolean {
+  return unwrap(value) !== value;
+}
+
+const resource = (name: string): Registered => {
+  const found = registered.find((entry) => entry.name === name);
+  assert.ok(found, `${name} was not registered; have ${registered.map((entry) => entry.name).join(", ")}`);
+  return found;
+};
+
+describe("VmSidecar", () => {
+  before(async () => {
+    ({ VmSidecar } = await import("../../components/vmSidecar"));
+  });
+
+  it("registers as thanos-global-view:vm:Sidecar with one remote command holding the install", async () => {
+    const sidecar = await build("vm-a");
+    assert.equal(resource("vm-a").type, "thanos-global-view:vm:Sidecar");
+    assert.equal(resource("vm-a-sidecar").type, "command:remote:Command");
+    assert.equal(registered.some((entry) => entry.name === "vm-a-prometheus-setup"), false);
+    assert.equal(await valueOf(sidecar.grpcAddress), "10.0.0.158:10901");
+    assert.equal(await valueOf(sidecar.httpAddress), "10.0.0.158:10902");
+  });
+
+  it("hands the provider exactly the commands of vmSidecarCommands: install for create and update, no triggers", async () => {
+    await build("vm-b");
+    const inputs = resource("vm-b-sidecar").inputs;
+    const expected = vmSidecarCommands({
+      settings: SETTINGS,
+      thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
+      tls: false,
+      ssh: { host: "203.0.113.10", port: 22, user: "root" },
+      stack: { project: "thanos-global-view", stack: "test" },
+    });
+    assert.equal(inputs.create, expected.install);
+    assert.equal(inputs.update, expected.install);
+    assert.equal(inputs.delete, expected.delete);
+    assert.equal(inputs.triggers, undefined);
+    assert.equal(inputs.logging, "stdoutAndStderr");
+    assert.equal(inputs.addPreviousOutputInEnv, false);
+  });
+
+  it("connects with the given host, port, user, key and pinned host keys, bastion included", async () => {
+    await build("vm-c", {
+      connection: {
+        host: pulumi.output("vm-c.internal"),
+        port: 2222,
+        user: "ops",
+        privateKey: pulumi.secret(PRIVATE_KEY),
+        hostKey: HOST_KEY,
+        proxy: { host: "bastion.example.com", port: 22, user: "jump", hostKey: BASTION_KEY },
+      },
+    });
+    const { inputs } = resource("vm-c-sidecar");
+    assert.ok(isWrappedSecret(inputs.connection), "the connection is not secret");
+    const connection = unwrap(inputs.connection) as Record<string, unknown>;
+    assert.equal(connection.host, "vm-c.internal");
+    assert.equal(connection.port, 2222);
+    assert.equal(connection.user, "ops");
+    assert.equal(unwrap(connection.privateKey), PRIVATE_KEY);
+    assert.equal(connection.hostKey, HOST_KEY);
+    const proxy = connection.proxy as Record<string, unknown>;
+    assert.deepEqual(
+      { host: proxy.host, port: proxy.port, user: proxy.user, hostKey: proxy.hostKey, privateKey: unwrap(proxy.privateKey) },
+      { host: "bastion.example.com", port: 22, user: "jump", hostKey: BASTION_KEY, privateKey: PRIVATE_KEY },
+    );
+    assert.match(String(inputs.create), /^sudo -n bash -c '/, "a non-root user needs sudo");
+  });
+
+  it("feeds the secrets on a secret stdin and keeps stdout and stderr secret", async () => {
+    const sidecar = await build("vm-d", {
+      tls: { caCert: pulumi.secret("CA-PEM"), cert: pulumi.secret("CERT-PEM"), key: pulumi.secret(TLS_KEY) },
+    });
+    const { inputs } = resource("vm-d-sidecar");
+    assert.ok(isWrappedSecret(inputs.stdin), "stdin is not secret");
+    assert.equal(await pulumi.isSecret(sidecar.install.stdin), true);
+    const payload = String(unwrap(inputs.stdin));
+    const entries = Object.fromEntries(
+      payload
+        .split("\n")
+        .slice(1, -2)
+        .map((line) => [line.split(" ")[0], Buffer.from(line.split(" ")[1], "base64").toString()]),
+    );
+    assert.ok(payload.startsWith(`${PAYLOAD_MAGIC}\n`));
+    assert.match(entries["objstore.yml"], new RegExp(`secret_key: ${SECRET_KEY}`));
+    assert.equal(entries["tls-server.key"], TLS_KEY);
+    assert.equal(entries.redact, SECRET_KEY);
+    const sidecarOptions: pulumi.CustomResourceOptions = options.get("vm-d-sidecar") ?? {};
+    const secretOutputs = sidecarOptions.additionalSecretOutputs ?? [];
+    for (const output of ["stdout", "stderr", "connection"]) assert.ok(secretOutputs.includes(output), `${output} is not a secret output`);
+    assert.match(String(inputs.create), /--grpc-server-tls-client-ca=\/etc\/thanos-global-view\/tls\/ca\.crt/);
+  });
+
+  it("puts no secret in any command string or plain output", async () => {
+    const sidecar = await build("vm-e", {
+      tls: { caCert: pulumi.secret("CA-PEM"), cert: pulumi.secret("CERT-PEM"), key: pulumi.secret(TLS_KEY) },
+      settings: { ...SETTINGS, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } },
+    });
+    for (const entry of registered.filter((candidate) => candidate.type === "command:remote:Command")) {
+      for (const field of ["create", "update", "delete"]) {
+        const text = JSON.stringify(entry.inputs[field] ?? "");
+        for (const secret of SECRETS) assert.ok(!text.includes(secret), `${entry.name}.${field} holds ${secret}`);
+      }
+    }
+    for (const output of [sidecar.grpcAddress, sidecar.httpAddress]) {
+      assert.equal(await pulumi.isSecret(output), false);
+      for (const secret of SECRETS) assert.ok(!(await valueOf(output)).includes(secret));
+    }
+  });
+
+  it("sets Prometheus up first when asked, with its own script and no delete", async () => {
+    const settings = { ...SETTINGS, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } };
+    await build("vm-f", { settings });
+    const setup = resource("vm-f-prometheus-setup");
+    const expected = vmSidecarCommands({
+      settings,
+      thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
+      tls: false,
+      ssh: { host: "203.0.113.10", port: 22, user: "root" },
+      stack: { project: "thanos-global-view", stack: "test" },
+    });
+    assert.equal(setup.inputs.create, expected.prometheusSetup);
+    assert.equal(setup.inputs.update, expected.prometheusSetup);
+    assert.equal(setup.inputs.delete, undefined);
+    assert.equal(setup.inputs.stdin, undefined);
+    const dependsOn = options.get("vm-f-sidecar")?.dependsOn as pulumi.Resource[];
+    assert.equal(dependsOn.length, 1);
+    assert.match(await valueOf(dependsOn[0].urn), /command:remote:Command::vm-f-prometheus-setup$/);
+  });
+
+  it("advertises IPv6 addresses in brackets", async () => {
+    const sidecar = await build("vm-g", { advertiseAddress: pulumi.output("fd00::158") });
+    assert.equal(await valueOf(sidecar.grpcAddress), "[fd00::158]:10901");
+  });
+});
