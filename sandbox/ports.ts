@@ -1,0 +1,87 @@
+// Loopback networking for the sandbox: ports the kernel hands out (so parallel runs never collide), checks that a
+// port is free again after a teardown, and a plain HTTP client without keep-alive (a pooled socket would outlive
+// the server it talks to and blur "nothing left listening").
+import * as http from "node:http";
+import * as net from "node:net";
+
+export const LOOPBACK = "127.0.0.1";
+
+/** `count` distinct ports free on `host`: all are held open together so the kernel cannot hand one out twice. */
+export async function freePorts(count: number, host = LOOPBACK): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, host, resolve);
+      });
+    }
+    return servers.map((server) => (server.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  }
+}
+
+export async function freePort(host = LOOPBACK): Promise<number> {
+  const [port] = await freePorts(1, host);
+  return port;
+}
+
+/** Whether something accepts TCP connections on host:port. */
+export function isListening(port: number, host = LOOPBACK, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    const done = (listening: boolean) => {
+      socket.destroy();
+      resolve(listening);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** The ports among `ports` that still accept connections on `host`. */
+export async function listeningPorts(ports: readonly number[], host = LOOPBACK): Promise<number[]> {
+  const open = await Promise.all(ports.map((port) => isListening(port, host)));
+  return ports.filter((_, i) => open[i]);
+}
+
+export interface HttpRequest {
+  method?: string;
+  url: string;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One HTTP request without a body, on a fresh connection; rejects on network errors and after `timeoutMs` (default 10 s). */
+export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
+  const { method = "GET", url, headers = {}, timeoutMs = 10_000 } = request;
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url}: no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** GETs a URL and parses its JSON body; non-2xx answers are errors carrying the body. */
+export async function getJson<T>(url: string): Promise<T> {
+  const response = await httpRequest({ url });
+  const text = response.body.toString("utf8");
+  if (response.status < 200 || response.status >= 300) throw new Error(`GET ${url}: HTTP ${response.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
