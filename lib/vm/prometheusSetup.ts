@@ -1,10 +1,11 @@
 /**
  * Opt-in setup of a Debian/Ubuntu packaged Prometheus for the sidecar: equal min/max block durations in
  * /etc/default/prometheus (ARGS) and external labels under `global:` in /etc/prometheus/prometheus.yml.
- * It only adds what is missing; a different value already there is the user's to change by hand. Every edited file
- * gets a timestamped backup, an edited prometheus.yml must pass `promtool check config` before it replaces the
- * original, and Prometheus restarts only when something changed (and comes back from the backups if it then does
- * not get ready). Deleting the stack leaves these settings in place: they are Prometheus', not the sidecar's.
+ * It only adds what is missing (and replaces the placeholder labels of Debian's sample config); a different value
+ * already there is the user's to change by hand. Every edited file gets a timestamped backup, an edited
+ * prometheus.yml must pass `promtool check config` before it replaces the original, and Prometheus restarts only
+ * when something changed (and comes back from the backups if it then does not get ready). Deleting the stack leaves
+ * these settings in place: they are Prometheus', not the sidecar's.
  */
 import { HTTP, JOURNAL, MESSAGES, PRELUDE, PROMETHEUS_API, REQUIREMENTS } from "./bashLib";
 import { LOCK_PATH } from "./paths";
@@ -98,30 +99,40 @@ yaml_scalar() {
   raw=\${raw%%[[:space:]]#*}
   printf '%s' "\${raw%"\${raw##*[![:space:]]}"}"
 }
-# Prints name=value for each label of the block-style external_labels at line $1; fails on flow style ({...}).
-existing_labels() {
-  local i indent name value item='^([[:space:]]+)([A-Za-z_][A-Za-z0-9_]*):[[:space:]]*(.*)$'
-  [[ \${LINES[$1]} =~ ^([[:space:]]*)external_labels:[[:space:]]*(#.*)?$ ]] || return 1
+# Reads the block-style external_labels at line $1: EXISTING_LABELS gets sorted name=value lines, LABELS_END the
+# index after the last label. Flow style ({...}) is left to the user.
+read_existing_labels() {
+  local i indent name value found=() item='^([[:space:]]+)([A-Za-z_][A-Za-z0-9_]*):[[:space:]]*(.*)$'
+  [[ \${LINES[$1]} =~ ^([[:space:]]*)external_labels:[[:space:]]*(#.*)?$ ]] ||
+    die "$PROMETHEUS_CONFIG writes external_labels in a form this tool does not read: make them $WANTED_LABELS by hand"
   indent=\${#BASH_REMATCH[1]}
+  LABELS_END=$(($1 + 1))
   for ((i = $1 + 1; i < \${#LINES[@]}; i++)); do
     if [[ \${LINES[i]} =~ ^[[:space:]]*(#.*)?$ ]]; then continue; fi
     if ! [[ \${LINES[i]} =~ $item ]] || ((\${#BASH_REMATCH[1]} <= indent)); then break; fi
     name=\${BASH_REMATCH[2]} value=\${BASH_REMATCH[3]}
-    printf '%s=%s\n' "$name" "$(yaml_scalar "$value")"
+    found+=("$name=$(yaml_scalar "$value")")
+    LABELS_END=$((i + 1))
   done
+  EXISTING_LABELS=$(printf '%s\n' \${found[@]+"\${found[@]}"} | sort)
 }
 wanted_labels() {
   local i
   for i in "\${!LABEL_NAMES[@]}"; do printf '%s=%s\n' "\${LABEL_NAMES[i]}" "\${LABEL_VALUES[i]}"; done
 }
 # Labels already there must be exactly the wanted ones: they identify this Prometheus in every query and block.
-check_existing_labels() {
-  local have want
-  have=$(existing_labels "$1" | sort) ||
-    die "$PROMETHEUS_CONFIG writes external_labels in a form this tool does not read: make them $WANTED_LABELS by hand"
+# The one exception is the placeholder {monitor: 'example'} of Debian's sample prometheus.yml, which is replaced.
+plan_existing_labels() {
+  local want
+  read_existing_labels "$1"
   want=$(wanted_labels | sort)
-  [[ $have == "$want" ]] ||
-    die "$PROMETHEUS_CONFIG already has other external_labels (\${have//$'\n'/, }) than the wanted $WANTED_LABELS: edit them by hand, then run again"
+  [[ $EXISTING_LABELS != "$want" ]] || return 0
+  [[ $EXISTING_LABELS == "$DEBIAN_SAMPLE_LABELS" ]] ||
+    die "$PROMETHEUS_CONFIG already has other external_labels (\${EXISTING_LABELS//$'\n'/, }) than the wanted $WANTED_LABELS: edit them by hand, then run again"
+  log "replacing the external_labels of Debian's sample config (monitor: example) with $WANTED_LABELS"
+  new_candidate "$PROMETHEUS_CONFIG"
+  replace_labels "$1" "$LABELS_END" >"$PROMETHEUS_CONFIG$CANDIDATE_SUFFIX"
+  check_candidate_config "$PROMETHEUS_CONFIG$CANDIDATE_SUFFIX"
 }
 label_block() {
   local i
@@ -140,6 +151,15 @@ child_indent() {
     break
   done
   printf '  '
+}
+replace_labels() { # the lines [$1, $2) hold the labels to replace
+  local i
+  [[ \${LINES[$1]} =~ ^([[:space:]]*) ]]
+  local indent=\${BASH_REMATCH[1]}
+  for i in "\${!LINES[@]}"; do
+    if ((i == $1)); then label_block "$indent"; fi
+    if ((i < $1 || i >= $2)); then printf '%s\n' "\${LINES[i]}"; fi
+  done
 }
 render_config() { # global: line index or -1
   local i indent
@@ -160,7 +180,7 @@ plan_labels() {
   mapfile -t LINES <"$PROMETHEUS_CONFIG"
   for i in "\${!LINES[@]}"; do
     if [[ \${LINES[i]} =~ ^[[:space:]]*external_labels: ]]; then
-      check_existing_labels "$i"
+      plan_existing_labels "$i"
       return 0
     fi
   done
@@ -185,8 +205,9 @@ check_candidate_config() {
 
 const MAIN = bash`
 readonly CANDIDATE_SUFFIX=.thanos-global-view.new
+readonly DEBIAN_SAMPLE_LABELS=monitor=example
 readonly WANTED_FLAGS="--storage.tsdb.min-block-duration=$BLOCK_DURATION --storage.tsdb.max-block-duration=$BLOCK_DURATION"
-NEW_ARGS="" EDITED=() BACKUPS=() LINES=()
+NEW_ARGS="" EDITED=() BACKUPS=() LINES=() EXISTING_LABELS="" LABELS_END=0
 # A copy beside the original (same owner and mode), filled by the caller, renamed over the original on apply.
 new_candidate() {
   cp -p -- "$1" "$1$CANDIDATE_SUFFIX"

@@ -32,6 +32,31 @@ scrape_configs:
       - targets: ['localhost:9090']
 `;
 
+/** The head of Debian's sample prometheus.yml, placeholder labels included. */
+const DEBIAN_SAMPLE_YML = `# Sample config for Prometheus.
+
+global:
+  scrape_interval:     15s # Set the scrape interval to every 15 seconds. Default is every 1 minute.
+  evaluation_interval: 15s # Evaluate rules every 15 seconds. The default is every 1 minute.
+  # scrape_timeout is set to the global default (10s).
+
+  # Attach these labels to any time series or alerts when communicating with
+  # external systems (federation, remote storage, Alertmanager).
+  external_labels:
+      monitor: 'example'
+
+# Alertmanager configuration
+alerting:
+  alertmanagers:
+  - static_configs:
+    - targets: ['localhost:9093']
+
+scrape_configs:
+  - job_name: 'prometheus'
+    static_configs:
+      - targets: ['localhost:9090']
+`;
+
 const LABELS = { cluster: "prom_vm", region: "eu 1" };
 
 const FAKES = bash`
@@ -160,6 +185,19 @@ describe("Prometheus setup", () => {
     assert.match(result.stderr, /already has other external_labels \(cluster=other\) than the wanted \{cluster: "prom_vm", region: "eu 1"\}: edit them by hand/);
     assert.equal(fs.readFileSync(defaults, "utf8"), DEBIAN_DEFAULTS);
     assert.deepEqual([backups(), leftovers()], [[], []]);
+  });
+
+  it("replaces the placeholder labels of Debian's sample config, keeping the rest", async () => {
+    fs.writeFileSync(config, DEBIAN_SAMPLE_YML);
+    const result = await setup();
+    assertOk(result);
+    assert.match(result.stdout, /replacing the external_labels of Debian's sample config/);
+    const parsed = parse(fs.readFileSync(config, "utf8")) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(parsed.global, { scrape_interval: "15s", evaluation_interval: "15s", external_labels: LABELS });
+    assert.deepEqual(parsed.alerting, { alertmanagers: [{ static_configs: [{ targets: ["localhost:9093"] }] }] });
+    assert.ok(fs.readFileSync(config, "utf8").includes("# Alertmanager configuration\n"));
+    assertOk(await setup());
+    assert.deepEqual(calls("systemctl"), ["restart prometheus.service"]);
   });
 
   it("adds a global section when there is none, and follows the file's indentation", async () => {
