@@ -63,16 +63,17 @@ gb_module_download() {
   [[ -d $GB_MOD_DIR && -n $GB_MOD_TIME ]] || gb_die "unexpected 'go mod download' output: $json"
 }
 
-# gb_build_from_copy SRC_DIR PACKAGE OUTPUT LDFLAGS: builds a static linux binary inside a writable copy of the
-# module in GB_TMP, because `go install module@version` refuses modules whose go.mod has replace directives.
+# gb_build_from_copy SRC_DIR PACKAGE OUTPUT LDFLAGS [TAGS]: builds a static linux binary inside a writable copy of
+# the module in GB_TMP, because `go install module@version` refuses modules whose go.mod has replace directives.
+# TAGS is a comma-separated build tag list (default netgo).
 gb_build_from_copy() {
-  local src=$1 pkg=$2 out=$3 ldflags=$4 arch
+  local src=$1 pkg=$2 out=$3 ldflags=$4 tags=${5:-netgo} arch
   arch=$(go env GOARCH)
   cp -R "$src/." "$GB_TMP/src"
   chmod -R u+w "$GB_TMP/src"
   gb_log "building $pkg for linux/$arch (this takes minutes on a cold Go build cache)"
   (cd "$GB_TMP/src" && CGO_ENABLED=0 GOOS=linux GOARCH="$arch" \
-    go build -trimpath -tags netgo -ldflags "$ldflags" -o "$out" "$pkg")
+    go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$out" "$pkg")
 }
 
 # gb_publish FINAL_DIR: moves GB_TMP/out into place with a rename, so readers never see a half-built cache entry.
