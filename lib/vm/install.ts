@@ -165,6 +165,21 @@ backup_current() {
   if systemctl is-enabled --quiet "$UNIT_NAME" 2>/dev/null; then WAS_ENABLED=1; fi
 }
 unit_uses_release() { [[ -f $UNIT_PATH && $(<"$UNIT_PATH") == *"$VERSION_DIR/"* ]]; }
+# The previous unit's own readiness URL: the failed change may have moved the HTTP address.
+previous_ready_url() {
+  local unit address re='--http-address=([^[:space:]\\]+)'
+  unit=$(<"$WORK/backup/unit")
+  if ! [[ $unit =~ $re ]]; then
+    printf '%s\n' "$READY_URL"
+    return 0
+  fi
+  address=\${BASH_REMATCH[1]}
+  case $address in
+    0.0.0.0:*) address=127.0.0.1:\${address#*:} ;;
+    "[::]:"*) address="[::1]:\${address##*:}" ;;
+  esac
+  printf 'http://%s/-/ready\n' "$address"
+}
 rollback() {
   set +e
   if [[ ! -f $WORK/backup/unit ]]; then
@@ -180,7 +195,7 @@ rollback() {
   systemctl daemon-reload
   if [[ -f $WORK/backup/unit ]]; then
     if ((!WAS_ENABLED)); then systemctl disable --quiet "$UNIT_NAME"; fi
-    if systemctl restart "$UNIT_NAME" && wait_http_ok "$READY_URL" "$READY_TIMEOUT_SECONDS"; then
+    if systemctl restart "$UNIT_NAME" && wait_http_ok "$(previous_ready_url)" "$READY_TIMEOUT_SECONDS"; then
       ROLLBACK_RESULT="the previous sidecar is back and ready"
     else
       ROLLBACK_RESULT="the previous unit and config are back, but that sidecar is not ready either: see journalctl -u $UNIT_NAME"

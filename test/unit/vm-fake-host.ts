@@ -1,6 +1,6 @@
 /**
- * A stand-in for what the VM scripts talk to over HTTP, on 127.0.0.1: Prometheus' status API and /-/ready, the
- * sidecar's /-/ready, and a release mirror serving a Thanos tarball and its sha256sums.txt.
+ * A stand-in for what the VM scripts talk to over HTTP, on 127.0.0.1: Prometheus' status API and /-/ready, a
+ * release mirror serving a Thanos tarball and its sha256sums.txt, and (on its own port) the sidecar's /-/ready.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -22,6 +22,8 @@ export interface FakePrometheus {
 
 export interface FakeHost {
   url: string;
+  /** Port of the sidecar's stand-in: answers /-/ready as sidecarReady says. */
+  sidecarPort: number;
   prometheus: FakePrometheus;
   /** Whether the sidecar's /-/ready answers 200; may look at the installed unit. */
   sidecarReady: () => boolean;
@@ -55,7 +57,7 @@ function send(response: http.ServerResponse, status: number, body: string | Buff
 export async function startFakeHost(prometheus: FakePrometheus): Promise<FakeHost> {
   const requests = new Map<string, number>();
   const release = new Map<string, Buffer>();
-  const host: Omit<FakeHost, "url" | "close"> = { prometheus, sidecarReady: () => true, requests, release };
+  const host: Omit<FakeHost, "url" | "sidecarPort" | "close"> = { prometheus, sidecarReady: () => true, requests, release };
   const server = http.createServer((request, response) => {
     const url = request.url ?? "/";
     requests.set(url, (requests.get(url) ?? 0) + 1);
@@ -66,15 +68,24 @@ export async function startFakeHost(prometheus: FakePrometheus): Promise<FakeHos
     }
     if (url === "/api/v1/status/config") return send(response, 200, JSON.stringify({ status: "success", data: { yaml: state.configYaml } }));
     if (url === "/-/ready") return send(response, state.ready ? 200 : 503, state.ready ? "ready" : "starting");
-    if (url === "/sidecar/-/ready") return host.sidecarReady() ? send(response, 200, "ready") : send(response, 503, "not ready");
     const file = url.startsWith("/release/") ? release.get(url.slice("/release/".length)) : undefined;
     return file ? send(response, 200, file) : send(response, 404, "not found");
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const sidecar = http.createServer((request, response) =>
+    request.url === "/-/ready" && host.sidecarReady() ? send(response, 200, "ready") : send(response, 503, "not ready"),
+  );
+  const listen = async (target: http.Server) => {
+    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
+    return (target.address() as AddressInfo).port;
+  };
+  const stop = (target: http.Server) => new Promise<void>((resolve) => target.close(() => resolve()));
+  const port = await listen(server);
   return Object.assign(host, {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    sidecarPort: await listen(sidecar),
+    close: async () => {
+      await Promise.all([stop(server), stop(sidecar)]);
+    },
   });
 }
 

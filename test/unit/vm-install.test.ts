@@ -64,7 +64,9 @@ class SimulatedVm {
     fs.chownSync(this.tsdb, NOBODY, NOBODY);
   }
 
-  input(overrides: { logLevel?: "debug" | "info" | "warn"; version?: string; sha256?: ThanosDownload["sha256"]; token?: string } = {}) {
+  input(
+    overrides: { logLevel?: "debug" | "info" | "warn"; version?: string; sha256?: ThanosDownload["sha256"]; token?: string; httpPort?: number } = {},
+  ) {
     const download: ThanosDownload = {
       urlTemplate: `${this.host.url}/release/{version}/thanos-{version}.linux-{arch}.tar.gz`,
       sha256sumsUrlTemplate: `${this.host.url}/release/{version}/sha256sums.txt`,
@@ -77,6 +79,8 @@ class SimulatedVm {
         prometheusUrl: this.host.url,
         tsdbPath: this.tsdb,
         logLevel: overrides.logLevel ?? "info",
+        bindAddress: "127.0.0.1",
+        httpPort: overrides.httpPort ?? this.host.sidecarPort,
         readyTimeoutSeconds: 2,
       },
       thanos: { version: overrides.version ?? "0.42.4", download },
@@ -97,7 +101,6 @@ class SimulatedVm {
       UNIT_PATH: this.unitPath,
       LOCK_PATH: path.join(this.root, "run/thanos-global-view.lock"),
       OWNER_MARKER_PATH: path.join(this.configDir, "owner"),
-      READY_URL: `${this.host.url}/sidecar/-/ready`,
       FAKE_DIR: this.fakeDir,
       FAKE_SECRET: SECRET,
     };
@@ -231,6 +234,15 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
       "restart thanos-sidecar.service",
     ]);
     host.sidecarReady = () => true;
+  });
+
+  it("a rollback waits for the previous sidecar on its own address", async () => {
+    const before = vm.unit();
+    const result = await vm.install(vm.input({ httpPort: 1 }));
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /did not answer http:\/\/127\.0\.0\.1:1\/-\/ready within 2s; the previous sidecar is back and ready/);
+    assert.equal(vm.unit(), before);
+    vm.takeSystemctlCalls();
   });
 
   it("an upgrade installs the new release beside the old one and prunes the old one once ready", async () => {
