@@ -1,9 +1,9 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { renderObjstoreYaml, type ObjstoreSettings } from "../lib/objstore";
+import type { ObjstoreSettings } from "../lib/objstore";
 import { joinHostPort } from "../lib/vm/address";
 import { vmSidecarCommands } from "../lib/vm/commands";
-import { vmSidecarPayload } from "../lib/vm/payload";
+import { sidecarSecrets, vmSidecarPayload } from "../lib/vm/payload";
 import type { ThanosDownload, VmSidecarSettings } from "../lib/vm/types";
 
 export type { ThanosDownload, VmSidecarSettings } from "../lib/vm/types";
@@ -66,11 +66,9 @@ function secretPayload(args: VmSidecarArgs): pulumi.Output<string> {
   const tls = args.tls && pulumi.all([args.tls.caCert, args.tls.cert, args.tls.key]);
   return pulumi.secret(
     pulumi.all([args.objstoreSecretKey, tls]).apply(([secretKey, tlsFiles]) =>
-      vmSidecarPayload({
-        objstoreYaml: renderObjstoreYaml(args.objstore, secretKey),
-        tls: tlsFiles && { caCert: tlsFiles[0], cert: tlsFiles[1], key: tlsFiles[2] },
-        redact: [secretKey],
-      }),
+      vmSidecarPayload(
+        sidecarSecrets(args.objstore, secretKey, tlsFiles && { caCert: tlsFiles[0], cert: tlsFiles[1], key: tlsFiles[2] }),
+      ),
     ),
   );
 }

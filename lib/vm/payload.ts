@@ -8,6 +8,7 @@
  *
  * The trailing `end` lets the script tell a complete payload from a truncated one.
  */
+import { renderObjstoreYaml, type ObjstoreSettings } from "../objstore";
 import { bash } from "./shell";
 
 export const PAYLOAD_MAGIC = "thanos-global-view-payload v1";
@@ -19,6 +20,11 @@ export interface VmSidecarSecrets {
   tls?: { caCert: string; cert: string; key: string };
   /** Values the script must never show, even inside journal lines it prints (e.g. the S3 secret key). */
   redact: string[];
+}
+
+/** What the VmSidecar component sends: the objstore YAML, the TLS files, and the secret key to hide in output. */
+export function sidecarSecrets(objstore: ObjstoreSettings, secretKey: string, tls?: VmSidecarSecrets["tls"]): VmSidecarSecrets {
+  return { objstoreYaml: renderObjstoreYaml(objstore, secretKey), tls, redact: [secretKey] };
 }
 
 function entry(name: string, content: string): string {

@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { renderObjstoreYaml } from "../../lib/objstore";
 import { DELETE_FUNCTIONS } from "../../lib/vm/delete";
 import { INSTALL_FUNCTIONS } from "../../lib/vm/install";
-import { vmSidecarPayload } from "../../lib/vm/payload";
+import { sidecarSecrets, vmSidecarPayload } from "../../lib/vm/payload";
 import { bash, renderScript, type ScriptValue } from "../../lib/vm/shell";
 import { sidecarScriptVariables, type SidecarScriptInput } from "../../lib/vm/sidecarScriptInput";
 import type { ThanosDownload } from "../../lib/vm/types";
@@ -108,7 +108,7 @@ class SimulatedVm {
 
   install(
     input: SidecarScriptInput,
-    payload = vmSidecarPayload({ objstoreYaml: renderObjstoreYaml(OBJSTORE, SECRET), redact: [SECRET] }),
+    payload = vmSidecarPayload(sidecarSecrets(OBJSTORE, SECRET)),
   ): Promise<RunResult> {
     return runBash(renderScript("install on a simulated VM", this.variables(input), `${INSTALL_FUNCTIONS}${FAKE_SYSTEMD}main\n`), payload);
   }
