@@ -1,13 +1,21 @@
 /** Bash functions shared by the VM scripts. Each constant is a self-contained piece that scripts concatenate. */
 import { bash } from "./shell";
 
-/** Strict mode, a private umask (secrets are written), a predictable locale and PATH (sudo and root logins differ). */
+/**
+ * Strict mode, a private umask (secrets are written), a predictable locale and PATH (sudo and root logins differ).
+ * A dropped SSH session (HUP), Ctrl-C or TERM becomes a plain exit, so EXIT traps still clean up or roll back, and a
+ * closed stdout makes writes fail (and the script exit through its trap) instead of killing it mid-change.
+ */
 export const PRELUDE = bash`
 set -euo pipefail
 shopt -s inherit_errexit 2>/dev/null || true
 umask 077
 export LC_ALL=C
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap '' PIPE
 `;
 
 /** Every line names the VM, so a failed `pulumi up` across many VMs says which one; errors go to stderr. */

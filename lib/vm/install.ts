@@ -137,6 +137,10 @@ fix_permissions() {
   local file
   chown "root:$SIDECAR_GROUP" -- "$CONFIG_DIR"
   chmod 0750 -- "$CONFIG_DIR"
+  if [[ -d $CONFIG_DIR/tls ]]; then
+    chown "root:$SIDECAR_GROUP" -- "$CONFIG_DIR/tls"
+    chmod 0750 -- "$CONFIG_DIR/tls"
+  fi
   for file in "\${CONFIG_FILES[@]}"; do
     if [[ -e $CONFIG_DIR/$file ]]; then
       chown "$SIDECAR_USER:$SIDECAR_GROUP" -- "$CONFIG_DIR/$file"
@@ -213,6 +217,7 @@ rollback() {
 }
 on_exit() {
   local status=$?
+  set +e
   if ((status != 0 && APPLYING)); then
     APPLYING=0
     rollback
@@ -259,8 +264,8 @@ keep_running() {
   if systemctl is-active --quiet "$UNIT_NAME"; then
     log "no changes: thanos $THANOS_VERSION, unit and config are up to date; the sidecar was not restarted"
   else
-    systemctl start "$UNIT_NAME"
-    log "no changes, but $UNIT_NAME was not running: started it"
+    log "no changes, but $UNIT_NAME was not running: starting it"
+    systemctl start "$UNIT_NAME" || true
   fi
   if ! wait_http_ok "$READY_URL" "$READY_TIMEOUT_SECONDS"; then
     show_journal "$UNIT_NAME" "$started"

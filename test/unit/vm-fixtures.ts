@@ -38,9 +38,15 @@ export interface RunResult {
 }
 
 /** Runs a program without blocking the event loop (the fake HTTP servers of the tests live in this process). */
-export function run(file: string, args: readonly string[], options: { stdin?: string; cwd?: string } = {}): Promise<RunResult> {
+export function run(
+  file: string,
+  args: readonly string[],
+  options: { stdin?: string; cwd?: string; signal?: { name: NodeJS.Signals; afterMs: number } } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const { signal } = options;
+    if (signal) setTimeout(() => child.kill(signal.name), signal.afterMs).unref();
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -54,8 +60,8 @@ export function run(file: string, args: readonly string[], options: { stdin?: st
 }
 
 /** Runs a script the way the VM does: `bash -c <script> <name>`, stdin attached. */
-export function runBash(script: string, stdin = ""): Promise<RunResult> {
-  return run("bash", ["-c", script, "thanos-global-view-test"], { stdin });
+export function runBash(script: string, stdin = "", signal?: { name: NodeJS.Signals; afterMs: number }): Promise<RunResult> {
+  return run("bash", ["-c", script, "thanos-global-view-test"], { stdin, signal });
 }
 
 /** The script inside a remote command (`[sudo -n ]bash -c '<script>' '<name>'`), unquoted. */

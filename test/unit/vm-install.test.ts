@@ -109,8 +109,10 @@ class SimulatedVm {
   install(
     input: SidecarScriptInput,
     payload = vmSidecarPayload(sidecarSecrets(OBJSTORE, SECRET)),
+    signal?: { name: NodeJS.Signals; afterMs: number },
   ): Promise<RunResult> {
-    return runBash(renderScript("install on a simulated VM", this.variables(input), `${INSTALL_FUNCTIONS}${FAKE_SYSTEMD}main\n`), payload);
+    const script = renderScript("install on a simulated VM", this.variables(input), `${INSTALL_FUNCTIONS}${FAKE_SYSTEMD}main\n`);
+    return runBash(script, payload, signal);
   }
 
   delete(input: SidecarScriptInput): Promise<RunResult> {
@@ -241,6 +243,17 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
     const result = await vm.install(vm.input({ httpPort: 1 }));
     assert.equal(result.code, 1);
     assert.match(result.stderr, /did not answer http:\/\/127\.0\.0\.1:1\/-\/ready within 2s; the previous sidecar is back and ready/);
+    assert.equal(vm.unit(), before);
+    vm.takeSystemctlCalls();
+  });
+
+  it("a change cut off by a dropped SSH session (HUP) is rolled back", async () => {
+    host.sidecarReady = () => !vm.unit().includes("--log.level=debug");
+    const before = vm.unit();
+    const result = await vm.install(vm.input({ logLevel: "debug" }), undefined, { name: "SIGHUP", afterMs: 600 });
+    host.sidecarReady = () => true;
+    assert.equal(result.code, 129, result.stderr);
+    assert.match(result.stderr, /the previous sidecar is back and ready/);
     assert.equal(vm.unit(), before);
     vm.takeSystemctlCalls();
   });
