@@ -32,7 +32,7 @@ interface BucketConfig {
   prefix?: string;
 }
 
-export function objstoreConfig(settings: ObjstoreSettings, secretKey: string): BucketConfig {
+function objstoreConfig(settings: ObjstoreSettings, secretKey: string): BucketConfig {
   const config: S3Config = {
     bucket: settings.bucket,
     endpoint: settings.endpoint,

@@ -6,7 +6,7 @@ export function joinHostPort(host: string, port: number): string {
 }
 
 /** The address to probe a local listener on: loopback when it listens on every address. */
-export function localProbeHost(bindAddress: string): string {
+function localProbeHost(bindAddress: string): string {
   if (bindAddress === "0.0.0.0") return "127.0.0.1";
   if (bindAddress === "::") return "::1";
   return bindAddress;

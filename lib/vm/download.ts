@@ -25,7 +25,7 @@ export interface ThanosSource {
 const VERSION = /^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 
-export function assertThanosVersion(version: string): void {
+function assertThanosVersion(version: string): void {
   if (!VERSION.test(version)) throw new Error(`"${version}" is not a Thanos release version such as 0.42.4`);
 }
 

@@ -5,7 +5,7 @@ export const INSTALL_ROOT = "/opt/thanos-global-view";
 /** Objstore config, TLS files and the ownership marker; readable by root and the sidecar only. */
 export const CONFIG_DIR = "/etc/thanos-global-view";
 export const OBJSTORE_CONFIG_PATH = `${CONFIG_DIR}/objstore.yml`;
-export const TLS_DIR = `${CONFIG_DIR}/tls`;
+const TLS_DIR = `${CONFIG_DIR}/tls`;
 export const TLS_CA_PATH = `${TLS_DIR}/ca.crt`;
 export const TLS_CERT_PATH = `${TLS_DIR}/server.crt`;
 export const TLS_KEY_PATH = `${TLS_DIR}/server.key`;

@@ -85,7 +85,7 @@ preflight() {
 `;
 
 /** The checks alone: changes nothing, needs no payload and no root. Useful before a first `pulumi up`. */
-export const PREFLIGHT_FUNCTIONS = [
+const PREFLIGHT_FUNCTIONS = [
   PRELUDE,
   MESSAGES,
   REQUIREMENTS,
