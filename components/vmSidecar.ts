@@ -76,11 +76,12 @@ function secretPayload(args: VmSidecarArgs): pulumi.Output<string> {
 /**
  * A Thanos sidecar beside a VM's Prometheus, installed and kept up to date over SSH with remote commands.
  *
- * Changes to the script, the payload or the connection are updates (the same install script runs for create and
- * update, and no `triggers` are set, the only input that makes the command provider replace). Where a create of a
- * new resource does run before an old delete (a renamed VM entry, `pulumi up --replace`, another stack taking the
- * VM over), the ownership token in the scripts makes the stale delete leave the newer sidecar running. Its one gap:
- * `--replace` with unchanged inputs reuses the token, so the old delete removes the sidecar; run `pulumi up` again.
+ * Changes to the script, the payload or the connection are updates: the same install script runs for create and
+ * update, and no `triggers` are set, the only input that makes command provider 1.2 replace. A replacement can then
+ * only be asked for (`pulumi up --replace`); it deletes before it creates, i.e. a clean reinstall, since the old
+ * delete and the new create would carry the same ownership token. Where a new resource's create does run before an
+ * old one's delete (a renamed VM entry, another stack taking the VM over), the ownership token in the scripts makes
+ * the stale delete leave the newer sidecar running.
  *
  * Secrets (objstore secret key, TLS key, SSH key) never enter a command string: the provider prints those in its
  * errors. They travel in the secret stdin; stdout and stderr are stored as secrets too.
@@ -136,7 +137,12 @@ export class VmSidecar extends pulumi.ComponentResource {
         logging: command.types.enums.remote.Logging.StdoutAndStderr,
         addPreviousOutputInEnv: false,
       },
-      { parent: this, dependsOn: prometheusSetup ? [prometheusSetup] : [], additionalSecretOutputs: ["stdout", "stderr"] },
+      {
+        parent: this,
+        dependsOn: prometheusSetup ? [prometheusSetup] : [],
+        additionalSecretOutputs: ["stdout", "stderr"],
+        deleteBeforeReplace: true,
+      },
     );
 
     const advertise = pulumi.output(args.advertiseAddress);

@@ -102,6 +102,12 @@ describe("VmSidecar", () => {
     assert.equal(await valueOf(sidecar.httpAddress), "10.0.0.158:10902");
   });
 
+  it("replaces (only on request) by deleting first: the old delete would carry the new install's token", async () => {
+    await build("vm-h");
+    const sidecarOptions: pulumi.CustomResourceOptions = options.get("vm-h-sidecar") ?? {};
+    assert.equal(sidecarOptions.deleteBeforeReplace, true);
+  });
+
   it("hands the provider exactly the commands of vmSidecarCommands: install for create and update, no triggers", async () => {
     await build("vm-b");
     const inputs = resource("vm-b-sidecar").inputs;
