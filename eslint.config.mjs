@@ -5,6 +5,7 @@ export default tseslint.config(
   { ignores: ["node_modules/**", ".sandbox/**", "bin/**"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
+    files: ["**/*.ts"],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },

@@ -12,14 +12,11 @@ import {
   type ThanosVersion,
 } from "./thanosVersion";
 import { querierEndpoints } from "./endpoints";
+import { DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE, DEFAULT_THANOS_URL_TEMPLATE } from "./vm/download";
 import { clientTlsMode } from "./querier";
 
 export const PROJECT = "thanos-global-view";
 
-export const DEFAULT_DOWNLOAD_URL =
-  "https://github.com/thanos-io/thanos/releases/download/v{version}/thanos-{version}.linux-{arch}.tar.gz";
-export const DEFAULT_SHA256SUMS_URL =
-  "https://github.com/thanos-io/thanos/releases/download/v{version}/sha256sums.txt";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
@@ -53,7 +50,14 @@ const unixUser = z.string().regex(UNIX_USER, { error: "must be a Unix user name"
 const logLevel = z.enum(["debug", "info", "warn", "error"], { error: "must be one of debug, info, warn, error" });
 const duration = z.string().regex(DURATION, { error: "must be a Prometheus duration such as 30s, 5m or 2h" });
 const labelName = z.string().regex(LABEL_NAME, { error: "must be a Prometheus label name, e.g. prometheus_replica" });
-const labels = z.record(labelName, z.string().min(1, { error: "label values must not be empty" }));
+// Label values go into prometheus.yml as double-quoted YAML by a shell script: keep them to printable text.
+const labels = z.record(
+  labelName,
+  z
+    .string()
+    .min(1, { error: "label values must not be empty" })
+    .regex(/^[^"\\\x00-\x1f\x7f]*$/, { error: "label values must not contain quotes, backslashes or control characters" }),
+);
 const quantity = z.string().regex(KUBERNETES_QUANTITY, { error: "must be a Kubernetes quantity such as 500m or 1Gi" });
 const absolutePath = z
   .string()
@@ -182,8 +186,8 @@ const objstore = z.strictObject({
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: "must be a sha256 in lower-case hex" });
 const thanosDownload = z.strictObject({
-  urlTemplate: z.string().includes("{version}", { error: "must contain {version} (and usually {arch})" }).default(DEFAULT_DOWNLOAD_URL),
-  sha256sumsUrlTemplate: z.string().min(1).default(DEFAULT_SHA256SUMS_URL),
+  urlTemplate: z.string().includes("{version}", { error: "must contain {version} (and usually {arch})" }).default(DEFAULT_THANOS_URL_TEMPLATE),
+  sha256sumsUrlTemplate: z.string().min(1).default(DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE),
   sha256: z.strictObject({ amd64: sha256.optional(), arm64: sha256.optional() }).optional(),
 });
 

@@ -43,6 +43,22 @@ export function isSecret(output: pulumi.Input<unknown>): Promise<boolean> {
   return pulumi.isSecret(pulumi.output(output));
 }
 
+/** The signature key Pulumi marks secret values with when it hands resource inputs to the mocks. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** Whether a recorded input value was registered as a secret. */
+export function isSecretInput(value: unknown): boolean {
+  return typeof value === "object" && value !== null && SECRET_SIG in value;
+}
+
+/** A recorded input value with every secret wrapper taken off. */
+export function reveal(value: unknown): any {
+  if (Array.isArray(value)) return value.map(reveal);
+  if (typeof value !== "object" || value === null) return value;
+  if (isSecretInput(value)) return reveal((value as { value: unknown }).value);
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, reveal(inner)]));
+}
+
 export const byType = (type: string) => recorded.filter((resource) => resource.type === type);
 
 /** Waits until every registration the program started has reached the mocks. */

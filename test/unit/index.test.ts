@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parse } from "yaml";
+import { byType, isSecretInput, recorded, reveal, runProgram, stackOutputs, valueOf } from "./harness";
+import { FAKE_OBJSTORE_SECRET, FAKE_SSH_KEY, referenceConfig, REFERENCE_SECRET_KEYS, tlsConfig, VM_HOST_KEY } from "./fixtures";
+
+type Outputs = Record<string, any>;
+
+async function outputsOf(exports: Record<string, unknown>): Promise<Outputs> {
+  const names = ["vmSidecarGrpcAddresses", "vmSidecarHttpAddresses", "querierStores", "querierHttpUrl", "objstoreBucket", "thanosVersion"];
+  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await valueOf(exports[name] as any)])));
+}
+
+function withTwoVms(config: Record<string, any>) {
+  config.vms.push({
+    name: "prom-edge",
+    host: "198.51.100.20",
+    advertiseAddress: "10.0.0.159",
+    tsdbPath: "/srv/prometheus",
+    grpcPort: 19091,
+    httpPort: 19092,
+  });
+  return config;
+}
+
+const containerArgs = () => {
+  const [deployment] = byType("kubernetes:apps/v1:Deployment");
+  return (deployment.inputs as any).spec.template.spec.containers[0].args as string[];
+};
+
+describe("index.ts", () => {
+  it("builds the reference setup and exports its outputs", async () => {
+    const exports = await runProgram(withTwoVms(referenceConfig()), REFERENCE_SECRET_KEYS);
+    const outputs = await outputsOf(exports);
+    assert.deepEqual(outputs.vmSidecarGrpcAddresses, ["10.0.0.158:10901", "10.0.0.159:19091"]);
+    assert.deepEqual(outputs.vmSidecarHttpAddresses, ["10.0.0.158:10902", "10.0.0.159:19092"]);
+    assert.deepEqual(outputs.querierStores, [
+      "dnssrv+_grpc._tcp.sidecar.thanos.svc.cluster.local",
+      "10.0.0.158:10901",
+      "10.0.0.159:19091",
+    ]);
+    assert.equal(outputs.querierHttpUrl, "http://thanos-querier.thanos.svc.cluster.local:10902");
+    assert.equal(outputs.objstoreBucket, "thanos");
+    assert.equal(outputs.thanosVersion, "0.42.4");
+  });
+
+  it("registers each component with its children", async () => {
+    await runProgram(referenceConfig(), REFERENCE_SECRET_KEYS);
+    const types = recorded.map((resource) => resource.type);
+    for (const type of [
+      "kubernetes:core/v1:Namespace",
+      "thanos-global-view:storage:ObjectStore",
+      "thanos-global-view:vm:Sidecar",
+      "command:remote:Command",
+      "thanos-global-view:kubernetes:SidecarService",
+      "thanos-global-view:kubernetes:Querier",
+      "kubernetes:apps/v1:Deployment",
+    ]) {
+      assert.ok(types.includes(type), `${type} was not registered`);
+    }
+    assert.equal(byType("aws:s3/bucket:Bucket").length, 0, "no bucket without createBucket");
+  });
+
+  it("hands the querier the 0.42.4 sd-config holding the Service and every VM", async () => {
+    await runProgram(withTwoVms(referenceConfig()), REFERENCE_SECRET_KEYS);
+    const args = containerArgs();
+    const sdConfig = args.find((arg) => arg.startsWith("--endpoint.sd-config="))!;
+    assert.deepEqual(parse(sdConfig.slice("--endpoint.sd-config=".length)), {
+      endpoints: [
+        { address: "dnssrv+_grpc._tcp.sidecar.thanos.svc.cluster.local" },
+        { address: "10.0.0.158:10901" },
+        { address: "10.0.0.159:19091" },
+      ],
+    });
+    const [deployment] = byType("kubernetes:apps/v1:Deployment");
+    assert.equal((deployment.inputs as any).spec.template.spec.containers[0].image, "quay.io/thanos/thanos:v0.42.4");
+  });
+
+  it("renders the reference team's flags for 0.34.1", async () => {
+    const config = referenceConfig();
+    config.thanosVersion = "0.34.1";
+    await runProgram(config, REFERENCE_SECRET_KEYS);
+    assert.deepEqual(containerArgs(), [
+      "query",
+      "--log.level=info",
+      "--grpc-address=0.0.0.0:10901",
+      "--http-address=0.0.0.0:10902",
+      "--query.replica-label=prometheus_replica",
+      "--endpoint.info-timeout=30s",
+      "--endpoint=dnssrv+_grpc._tcp.sidecar.thanos.svc.cluster.local",
+      "--endpoint=10.0.0.158:10901",
+    ]);
+  });
+
+  it("reads a VM's host from another stack through one StackReference", async () => {
+    stackOutputs.set("acme/network/prod", { promVmIp: "10.9.0.5", promVmPublicIp: "203.0.113.5" });
+    const config = referenceConfig() as Record<string, any>;
+    config.vms[0].host = { stack: "acme/network/prod", output: "promVmPublicIp" };
+    config.vms[0].advertiseAddress = { stack: "acme/network/prod", output: "promVmIp" };
+    const outputs = await outputsOf(await runProgram(config, REFERENCE_SECRET_KEYS));
+    assert.deepEqual(outputs.vmSidecarGrpcAddresses, ["10.9.0.5:10901"]);
+    assert.equal(byType("pulumi:pulumi:StackReference").length, 1);
+    const [install] = byType("command:remote:Command");
+    assert.equal(reveal(install.inputs.connection).host, "203.0.113.5");
+  });
+
+  it("connects over SSH with the pinned host key and keeps every secret out of commands and plain outputs", async () => {
+    const config = referenceConfig();
+    config.tls = tlsConfig();
+    const exports = await runProgram(config, [...REFERENCE_SECRET_KEYS, "tls"]);
+    const commands = byType("command:remote:Command");
+    assert.ok(commands.length > 0);
+    for (const { inputs } of commands as { inputs: any }[]) {
+      assert.ok(isSecretInput(inputs.connection), "the connection holds the private key: it must be secret");
+      assert.equal(reveal(inputs.connection).hostKey, VM_HOST_KEY);
+      assert.equal(reveal(inputs.connection).privateKey, FAKE_SSH_KEY);
+      for (const field of ["create", "update", "delete"]) {
+        const script = String(inputs[field] ?? "");
+        for (const secret of [FAKE_SSH_KEY, FAKE_OBJSTORE_SECRET, "FAKE-TLS-KEY-MATERIAL"]) {
+          assert.ok(!script.includes(secret), `${field} holds a secret`);
+        }
+      }
+    }
+    for (const [name, output] of Object.entries(exports)) {
+      const text = JSON.stringify(await valueOf(output as any));
+      assert.ok(!text.includes(FAKE_OBJSTORE_SECRET) && !text.includes("FAKE-TLS-KEY") && !text.includes("FAKE-SSH-KEY"), `${name} leaks a secret`);
+    }
+    const nonCommandInputs = JSON.stringify(recorded.filter((r) => r.type !== "command:remote:Command" && r.type !== "kubernetes:core/v1:Secret"));
+    assert.ok(!nonCommandInputs.includes(FAKE_OBJSTORE_SECRET) && !nonCommandInputs.includes("FAKE-TLS-KEY"));
+  });
+
+  it("creates the bucket through an S3 provider pointed at MinIO when asked", async () => {
+    const config = referenceConfig() as Record<string, any>;
+    config.objstore.createBucket = true;
+    await runProgram(config, REFERENCE_SECRET_KEYS);
+    const [provider] = byType("pulumi:providers:aws");
+    const inputs = provider.inputs as any;
+    assert.equal(inputs.s3UsePathStyle, "true");
+    assert.equal(inputs.skipCredentialsValidation, "true");
+    assert.equal(inputs.skipRequestingAccountId, "true");
+    assert.match(inputs.endpoints, /"s3":"http:\/\/10\.0\.0\.160:9000"/);
+    const [bucket] = byType("aws:s3/bucket:Bucket");
+    assert.equal((bucket.inputs as any).bucket, "thanos");
+  });
+
+  it("keeps the in-cluster sidecar's objstore Secret secret", async () => {
+    const config = referenceConfig() as Record<string, any>;
+    config.kubernetes.objstoreSecret = { name: "thanos-objstore" };
+    const exports = await runProgram(config, REFERENCE_SECRET_KEYS);
+    await valueOf(exports.objstoreBucket as any);
+    const [secret] = byType("kubernetes:core/v1:Secret");
+    assert.ok(isSecretInput((secret.inputs as any).stringData));
+    const yaml = parse(reveal((secret.inputs as any).stringData)["objstore.yml"]);
+    assert.deepEqual(yaml, {
+      type: "S3",
+      config: { bucket: "thanos", endpoint: "10.0.0.160:9000", region: "us-east-1", access_key: "thanos", secret_key: FAKE_OBJSTORE_SECRET, insecure: true },
+    });
+  });
+
+  it("fails before registering any resource when the config is bad", async () => {
+    const config = referenceConfig() as Record<string, any>;
+    config.vms[0].tsdbPath = "metrics2";
+    await assert.rejects(runProgram(config, REFERENCE_SECRET_KEYS), /thanos-global-view:vms\[0\]\.tsdbPath: must be an absolute path/);
+    assert.equal(recorded.length, 0);
+  });
+});
