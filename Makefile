@@ -1,0 +1,23 @@
+# The two commands of the README: `make test` passes the tests, `make sandbox` runs the main job against the local
+# sandbox. Both work on a fresh Debian machine as root: they install what they need and cache the heavy builds.
+.PHONY: deps test test-unit sandbox sandbox-down
+
+deps:
+	scripts/install-host-packages
+	npm ci --ignore-scripts --no-audit --no-fund
+
+# Everything CI runs: type check, lint, unit tests, system tests against real programs, e2e with the real engine.
+test: deps
+	npm test
+	npm run test:system
+	npm run test:e2e
+
+# The quick loop: no root, no builds.
+test-unit:
+	npm test
+
+sandbox: deps
+	scripts/sandbox up
+
+sandbox-down:
+	scripts/sandbox down
