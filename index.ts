@@ -10,7 +10,7 @@ import { ObjectStore } from "./components/objectStore";
 import { Querier } from "./components/querier";
 import { SidecarService } from "./components/sidecarService";
 import { VmSidecar } from "./components/vmSidecar";
-import { parseStackConfig, PROJECT, type HostOrStackOutput, type StackConfig } from "./lib/config";
+import { parseStackConfig, PROJECT, vmSidecarSettings, type HostOrStackOutput, type StackConfig } from "./lib/config";
 import { querierEndpoints } from "./lib/endpoints";
 
 // The SDK exports isConfigSecret at runtime but leaves it out of its typings (@internal); it is how the SDK itself
@@ -85,18 +85,7 @@ function buildStack(config: StackConfig) {
       new VmSidecar(
         vm.name,
         {
-          settings: {
-            name: vm.name,
-            prometheusUrl: vm.prometheusUrl,
-            tsdbPath: vm.tsdbPath,
-            runAs: vm.runAs,
-            bindAddress: vm.bindAddress,
-            grpcPort: vm.grpcPort,
-            httpPort: vm.httpPort,
-            logLevel: vm.logLevel,
-            readyTimeoutSeconds: vm.readyTimeoutSeconds,
-            configurePrometheus: vm.configurePrometheus,
-          },
+          settings: vmSidecarSettings(vm),
           connection: {
             host: resolveHost(vm.host),
             port: vm.port,

@@ -13,6 +13,7 @@ import {
 } from "./thanosVersion";
 import { querierEndpoints } from "./endpoints";
 import { DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE, DEFAULT_THANOS_URL_TEMPLATE } from "./vm/download";
+import type { VmSidecarSettings } from "./vm/types";
 import { clientTlsMode } from "./querier";
 
 export const PROJECT = "thanos-global-view";
@@ -235,6 +236,22 @@ export type VmConfig = StackConfig["vms"][number];
 export type HostOrStackOutput = VmConfig["host"];
 export type TlsConfig = z.output<typeof tls>;
 export type ExtraEndpoint = StackConfig["kubernetes"]["querier"]["extraEndpoints"][number];
+
+/** What the VM side needs of a VM entry (the SSH and advertise settings go elsewhere). */
+export function vmSidecarSettings(vm: VmConfig): VmSidecarSettings {
+  return {
+    name: vm.name,
+    prometheusUrl: vm.prometheusUrl,
+    tsdbPath: vm.tsdbPath,
+    runAs: vm.runAs,
+    bindAddress: vm.bindAddress,
+    grpcPort: vm.grpcPort,
+    httpPort: vm.httpPort,
+    logLevel: vm.logLevel,
+    readyTimeoutSeconds: vm.readyTimeoutSeconds,
+    configurePrometheus: vm.configurePrometheus,
+  };
+}
 
 /** Keys whose values must be stored encrypted (`pulumi config set --secret`). */
 const SECRET_KEYS = ["sshPrivateKey", "objstoreSecretKey", "tls"] as const;

@@ -27,6 +27,18 @@ export function referenceConfig(): Record<string, unknown> {
   };
 }
 
+/** The querier command line the reference team ran by hand, with --store spelled --endpoint as 0.34.1 allows. */
+export const REFERENCE_QUERIER_ARGS_0_34_1 = [
+  "query",
+  "--log.level=info",
+  "--grpc-address=0.0.0.0:10901",
+  "--http-address=0.0.0.0:10902",
+  "--query.replica-label=prometheus_replica",
+  "--endpoint.info-timeout=30s",
+  "--endpoint=dnssrv+_grpc._tcp.sidecar.thanos.svc.cluster.local",
+  "--endpoint=10.0.0.158:10901",
+];
+
 export const REFERENCE_SECRET_KEYS = ["sshPrivateKey", "objstoreSecretKey"] as const;
 
 export function tlsConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {

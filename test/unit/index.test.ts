@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { byType, isSecretInput, recorded, reveal, runProgram, stackOutputs, valueOf } from "./harness";
-import { FAKE_OBJSTORE_SECRET, FAKE_SSH_KEY, referenceConfig, REFERENCE_SECRET_KEYS, tlsConfig, VM_HOST_KEY } from "./fixtures";
+import { FAKE_OBJSTORE_SECRET, FAKE_SSH_KEY, referenceConfig, REFERENCE_QUERIER_ARGS_0_34_1, REFERENCE_SECRET_KEYS, tlsConfig, VM_HOST_KEY } from "./fixtures";
 
 type Outputs = Record<string, any>;
 
@@ -80,16 +80,7 @@ describe("index.ts", () => {
     const config = referenceConfig();
     config.thanosVersion = "0.34.1";
     await runProgram(config, REFERENCE_SECRET_KEYS);
-    assert.deepEqual(containerArgs(), [
-      "query",
-      "--log.level=info",
-      "--grpc-address=0.0.0.0:10901",
-      "--http-address=0.0.0.0:10902",
-      "--query.replica-label=prometheus_replica",
-      "--endpoint.info-timeout=30s",
-      "--endpoint=dnssrv+_grpc._tcp.sidecar.thanos.svc.cluster.local",
-      "--endpoint=10.0.0.158:10901",
-    ]);
+    assert.deepEqual(containerArgs(), REFERENCE_QUERIER_ARGS_0_34_1);
   });
 
   it("reads a VM's host from another stack through one StackReference", async () => {

@@ -5,7 +5,7 @@ import { parseStackConfig } from "../../lib/config";
 import { querierEndpoints } from "../../lib/endpoints";
 import { clientTlsMode, querierArgs, sidecarServiceEndpoint, type QuerierArgsInput } from "../../lib/querier";
 import { parseThanosVersion } from "../../lib/thanosVersion";
-import { asRawConfig, referenceConfig, REFERENCE_SECRET_KEYS, secretKeySet } from "./fixtures";
+import { asRawConfig, referenceConfig, REFERENCE_QUERIER_ARGS_0_34_1, REFERENCE_SECRET_KEYS, secretKeySet } from "./fixtures";
 
 const version = (text: string) => parseThanosVersion(text)!;
 const clientTls = { certFile: "/tls/tls.crt", keyFile: "/tls/tls.key", caFile: "/tls/ca.crt" };
@@ -34,28 +34,12 @@ const sdConfigOf = (args: string[]) => {
 
 describe("querierArgs", () => {
   it("renders the reference setup's command line for 0.34.1 with --endpoint flags", () => {
-    assert.deepEqual(querierArgs(input({ version: version("0.34.1") })), [
-      "query",
-      "--log.level=info",
-      "--grpc-address=0.0.0.0:10901",
-      "--http-address=0.0.0.0:10902",
-      "--query.replica-label=prometheus_replica",
-      "--endpoint.info-timeout=30s",
-      "--endpoint=dnssrv+_grpc._tcp.sidecar.thanos.svc.cluster.local",
-      "--endpoint=10.0.0.158:10901",
-    ]);
+    assert.deepEqual(querierArgs(input({ version: version("0.34.1") })), REFERENCE_QUERIER_ARGS_0_34_1);
   });
 
   it("renders an endpoint sd-config for 0.42.4 and never the removed --store", () => {
     const args = querierArgs(input({}));
-    assert.deepEqual(args.slice(0, 6), [
-      "query",
-      "--log.level=info",
-      "--grpc-address=0.0.0.0:10901",
-      "--http-address=0.0.0.0:10902",
-      "--query.replica-label=prometheus_replica",
-      "--endpoint.info-timeout=30s",
-    ]);
+    assert.deepEqual(args.slice(0, 6), REFERENCE_QUERIER_ARGS_0_34_1.slice(0, 6));
     assert.equal(args.length, 7);
     assert.ok(!args.some((arg) => arg.startsWith("--store") || arg.startsWith("--endpoint=")));
     assert.deepEqual(sdConfigOf(args), {
