@@ -44,7 +44,7 @@ const VERSION = DEFAULT_THANOS_VERSION;
 const OTHER_VERSION = "0.34.1";
 // Prometheus cuts a block every block duration (once its head spans 1.5 of them): 30s gives blocks within a minute.
 const BLOCK_DURATION = "30s";
-// Not the default 127.0.0.2, so the suite can run while a `make sandbox` demo is up.
+// Not the default 127.0.0.2, so the suite can run while a `make sandbox` demo or the e2e tests use that.
 const VM_ADDRESS = "127.0.0.3";
 
 let sandbox: GlobalViewSandbox;
@@ -70,11 +70,11 @@ after(async () => {
   await sandbox?.stop();
 });
 
-const describe = (result: VmCommandResult) =>
+const report = (result: VmCommandResult) =>
   `${result.name} exited ${result.code} after ${result.durationMs} ms\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}`;
 
 function assertSucceeded(result: VmCommandResult): void {
-  assert.equal(result.code, 0, describe(result));
+  assert.equal(result.code, 0, report(result));
 }
 
 /** The installed files and releases, byte for byte (hashes, modes, owners, times): equal means untouched. */
@@ -111,8 +111,8 @@ test("install over SSH: downloads from the mirror, verifies sha256, private objs
   const tarballName = `thanos-${VERSION}.linux-amd64.tar.gz`;
   const sums = fs.readFileSync(path.join(release.dir, "sha256sums.txt"), "utf8");
   const expectedSha256 = new RegExp(`^([0-9a-f]{64}) +${tarballName.replaceAll(".", "\\.")}$`, "m").exec(sums)![1];
-  assert.ok(result.stdout.includes(`downloading ${sandbox.mirror.tarballUrl(VERSION)}\n`), describe(result));
-  assert.ok(result.stdout.includes(`installed thanos ${VERSION} (amd64, sha256 ${expectedSha256})`), describe(result));
+  assert.ok(result.stdout.includes(`downloading ${sandbox.mirror.tarballUrl(VERSION)}\n`), report(result));
+  assert.ok(result.stdout.includes(`installed thanos ${VERSION} (amd64, sha256 ${expectedSha256})`), report(result));
   assert.match(result.stdout, /restarted thanos-sidecar\.service: ready at http:\/\/127\.0\.0\.3:10902\/-\/ready \(thanos 0\.42\.4 as prometheus\)/);
   assert.deepEqual(
     sandbox.mirror.requests().map((r) => `${r.method} ${r.file} ${r.version} ${r.status}`),
@@ -286,11 +286,11 @@ test("fault: a tarball failing its checksum installs nothing and leaves the runn
       sandbox.mirror.setFault(OTHER_VERSION, fault);
       sandbox.mirror.clearRequests();
       const result = await sandbox.install({ ...current, thanosVersion: OTHER_VERSION });
-      assert.equal(result.code, 1, describe(result));
+      assert.equal(result.code, 1, report(result));
       const mismatch = /checksum mismatch for (\S+): expected sha256 ([0-9a-f]{64}), got ([0-9a-f]{64}); nothing was installed and the running sidecar was left alone/.exec(
         result.stderr,
       );
-      assert.ok(mismatch, describe(result));
+      assert.ok(mismatch, report(result));
       assert.equal(mismatch[1], sandbox.mirror.tarballUrl(OTHER_VERSION));
       // The corrupt tarball fails against the genuine sum; the genuine tarball against the falsified one.
       assert.equal(fault === "corrupt-tarball" ? mismatch[2] : mismatch[3], genuine, fault);
@@ -315,7 +315,7 @@ test("fault: Prometheus with min != max block duration fails the preflight, nami
   await sandbox.reconfigureVmPrometheus({ maxBlockDuration: "1m" });
   try {
     for (const result of [await sandbox.preflight(current), await sandbox.install(current)]) {
-      assert.equal(result.code, 1, describe(result));
+      assert.equal(result.code, 1, report(result));
       assert.match(
         result.stderr,
         /^thanos-global-view: vm prom-vm: Prometheus runs with storage\.tsdb\.min-block-duration=30s but storage\.tsdb\.max-block-duration=1m; the Thanos sidecar needs both equal/m,
@@ -334,7 +334,7 @@ test("fault: Prometheus without external labels fails the preflight with a clear
   await sandbox.reconfigureVmPrometheus({ externalLabels: null });
   try {
     const result = await sandbox.install(current);
-    assert.equal(result.code, 1, describe(result));
+    assert.equal(result.code, 1, report(result));
     assert.match(
       result.stderr,
       /^thanos-global-view: vm prom-vm: Prometheus at http:\/\/127\.0\.0\.3:9090 has no external_labels; the sidecar refuses to run without labels that identify this Prometheus\. Fix: add them under global: in prometheus\.yml/m,
@@ -357,14 +357,14 @@ test("fault: an unreachable VM fails with a clear error within the connect timeo
     const started = Date.now();
     const silent = await sandbox.install(current, { target: { host: "127.0.0.1", port } });
     const elapsed = Date.now() - started;
-    assert.equal(silent.code, 255, describe(silent));
+    assert.equal(silent.code, 255, report(silent));
     assert.match(silent.stderr, /Connection timed out during banner exchange/);
     assert.ok(elapsed >= (SSH_CONNECT_TIMEOUT_SECONDS - 1) * 1000 && elapsed < (SSH_CONNECT_TIMEOUT_SECONDS + 5) * 1000, `${elapsed} ms`);
 
     const closedPort = await freePort();
     const refusedStart = Date.now();
     const refused = await sandbox.install(current, { target: { host: "127.0.0.1", port: closedPort } });
-    assert.equal(refused.code, 255, describe(refused));
+    assert.equal(refused.code, 255, report(refused));
     assert.match(refused.stderr, new RegExp(`connect to host 127\\.0\\.0\\.1 port ${closedPort}: Connection refused`));
     assert.ok(Date.now() - refusedStart < 5_000);
   } finally {
@@ -424,7 +424,7 @@ test("fault: a change whose sidecar never gets ready is rolled back, and the err
   // Port 22 is privileged (and sshd's): the new sidecar, not root, cannot bind its HTTP port, and nothing there answers HTTP.
   const broken: VmChange = { ...current, settings: { ...current.settings, httpPort: 22, readyTimeoutSeconds: 10 } };
   const result = await sandbox.install(broken);
-  assert.equal(result.code, 1, describe(result));
+  assert.equal(result.code, 1, report(result));
   assert.match(result.stderr, /last journal lines of thanos-sidecar\.service:\n/);
   assert.match(result.stderr, /listen tcp 127\.0\.0\.3:22: bind: permission denied/);
   assert.match(
