@@ -8,9 +8,11 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
+import { PROJECT } from "../lib/config";
+import { startGlobalViewSandbox, type GlobalViewSandbox } from "./globalView";
 import { freePorts, LOOPBACK } from "./ports";
-import type { ProcessRegistry } from "./process";
-import { startQuerier, thanosBinary, thanosReleaseDir, type HostThanos } from "./thanos";
+import { waitFor, type ProcessRegistry } from "./process";
+import { queryStores, startQuerier, thanosBinary, thanosReleaseDir, type HostThanos, type StoreStatus } from "./thanos";
 
 const repoRoot = path.resolve(__dirname, "..");
 
@@ -385,4 +387,82 @@ export async function startRenderedQuerier(options: {
   const binary = thanosBinary(await thanosReleaseDir(rendered.version));
   const querier = await startQuerier(binary, args, { runDir: options.runDir, name: options.name ?? "querier", registry: options.registry });
   return { ...querier, version: rendered.version, args };
+}
+
+/** Waits until the querier lists exactly `addresses` as healthy stores (no error, labels known); their statuses. */
+export function waitForQuerierStores(httpUrl: string, addresses: readonly string[], timeoutMs = 2 * 60_000): Promise<StoreStatus[]> {
+  const want = JSON.stringify([...addresses].sort());
+  return waitFor(
+    `the querier at ${httpUrl} to see ${addresses.join(", ")}`,
+    async () => {
+      const healthy = (await queryStores(httpUrl)).filter((store) => store.lastError === null && store.labelSets.length > 0);
+      return JSON.stringify(healthy.map((store) => store.name).sort()) === want ? healthy : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** What the committed Pulumi.sandbox.yaml fixes about the sandbox itself, so the sandbox is started to match it. */
+export function committedSandboxSettings(): { thanosVersion: string; vmAddress: string; bucket: string } {
+  const file = path.join(repoRoot, "Pulumi.sandbox.yaml");
+  const config = (YAML.parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> }).config;
+  const vms = config[`${PROJECT}:vms`] as { host: string }[];
+  const objstore = config[`${PROJECT}:objstore`] as { bucket: string };
+  return { thanosVersion: String(config[`${PROJECT}:thanosVersion`]), vmAddress: vms[0].host, bucket: objstore.bucket };
+}
+
+export interface SandboxStack {
+  sandbox: GlobalViewSandbox;
+  stack: PulumiStack;
+  /** Where the kubernetes provider writes the manifests (kubernetes.renderYamlToDirectory). */
+  renderDir: string;
+}
+
+export interface StartSandboxStackOptions {
+  env: NodeJS.ProcessEnv;
+  /** The sandbox's run directory; default a fresh one under .sandbox/runs/. The stack lives in <runDir>/pulumi. */
+  runDir?: string;
+  /** More Thanos releases the mirror serves, for version changes. */
+  extraThanosVersions?: readonly string[];
+  /** The VM Prometheus' block duration (default 2h); a short one makes blocks within minutes. */
+  vmBlockDuration?: string;
+  passphrase?: string;
+  log?: (line: string) => void;
+}
+
+/**
+ * Starts the sandbox as Pulumi.sandbox.yaml describes it (VM address, bucket, Thanos version) and creates the
+ * sandbox stack for it, configured with this boot's values. Nothing is deployed yet. On failure everything started
+ * is stopped again.
+ */
+export async function startSandboxStack(options: StartSandboxStackOptions): Promise<SandboxStack> {
+  const settings = committedSandboxSettings();
+  const sandbox = await startGlobalViewSandbox({
+    thanosVersion: settings.thanosVersion,
+    extraThanosVersions: options.extraThanosVersions,
+    vmAddress: settings.vmAddress,
+    bucket: settings.bucket,
+    vmBlockDuration: options.vmBlockDuration,
+    runDir: options.runDir,
+    log: options.log,
+  });
+  try {
+    const stack = new PulumiStack({ dir: path.join(sandbox.runDir, "pulumi"), env: options.env, passphrase: options.passphrase });
+    const renderDir = path.join(stack.dir, "rendered");
+    const { plain, secrets } = sandboxConfig({
+      vmHostKey: sandbox.vm.hostKey,
+      sshPrivateKey: sandbox.vm.privateKey,
+      objstoreEndpoint: sandbox.minio.endpoint,
+      objstoreAccessKey: sandbox.minio.accessKey,
+      objstoreSecretKey: sandbox.minio.secretKey,
+      thanosUrlTemplate: sandbox.mirror.urlTemplate,
+      thanosSha256sumsUrlTemplate: sandbox.mirror.sha256sumsUrlTemplate,
+      renderDir,
+    });
+    await stack.init(plain, secrets);
+    return { sandbox, stack, renderDir };
+  } catch (error) {
+    await sandbox.stop();
+    throw error;
+  }
 }

@@ -1,0 +1,311 @@
+// The main job with the real engine: `pulumi preview`, `up`, a no-op `up`, a Thanos version change, `destroy` and a
+// bad config of the sandbox stack (Pulumi.sandbox.yaml), with the CLI and plugins scripts/toolchain builds, against
+// the sandbox VM over SSH, with the querier started from the manifests the kubernetes provider rendered. The tests
+// run in order and build on each other. Needs root; a cold cache builds the toolchain, Thanos and the VM first.
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
+import { after, before, test } from "node:test";
+import { UNIT_NAME, UNIT_PATH, CONFIG_DIR, INSTALL_ROOT } from "../../lib/vm/paths";
+import { K8S_CLUSTER, VM_CLUSTER, type GlobalViewSandbox } from "../../sandbox/globalView";
+import { httpRequest } from "../../sandbox/ports";
+import { filesContaining, processesMentioning, waitFor } from "../../sandbox/process";
+import {
+  PulumiStack,
+  querierArgEndpoints,
+  renderedManifests,
+  startRenderedQuerier,
+  startSandboxStack,
+  toolchainEnv,
+  waitForQuerierStores,
+  type RenderedQuerier,
+} from "../../sandbox/stack";
+import { instantQuery } from "../../sandbox/thanos";
+
+const FIRST_VERSION = "0.42.4";
+const NEXT_VERSION = "0.34.1";
+const repoRoot = path.resolve(__dirname, "..", "..");
+const MINUTE = 60_000;
+/** The key marking a secret value in Pulumi state (sdk/go/common/resource/sig). */
+const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
+
+let env: NodeJS.ProcessEnv;
+let sandbox: GlobalViewSandbox;
+let stack: PulumiStack;
+let renderDir: string;
+let querier: RenderedQuerier | undefined;
+const timings: string[] = [];
+const startedAt = Date.now();
+
+async function timed<T>(what: string, run: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const result = await run();
+  const line = `${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`;
+  timings.push(line);
+  console.log(line);
+  return result;
+}
+
+before(
+  async () => {
+    env = await timed("toolchain (scripts/toolchain)", toolchainEnv);
+    ({ sandbox, stack, renderDir } = await timed("sandbox started and stack configured", () =>
+      startSandboxStack({
+        env,
+        extraThanosVersions: [NEXT_VERSION],
+        // Blocks within minutes, so destroy can be shown to leave them alone.
+        vmBlockDuration: "1m",
+        log: (line) => console.log(`sandbox: ${line}`),
+      }),
+    ));
+  },
+  { timeout: 40 * MINUTE },
+);
+
+after(async () => {
+  // The VM, MinIO, Prometheus, the sidecars and the querier all belong to the sandbox's registry; the stack's backend
+  // and rendered manifests live in its run directory, so nothing else needs undoing.
+  await sandbox?.stop();
+  if (sandbox) assert.deepEqual(processesMentioning(sandbox.runDir), [], "processes of the run are still running");
+  console.log(`timings:\n  ${timings.join("\n  ")}`);
+});
+
+/** Every sshd log line in the VM between two instants (journal timestamps are in microseconds). */
+async function sshdLines(since: Date, until: Date): Promise<string[]> {
+  const out = await sandbox.vmShell("journalctl --no-pager --output json SYSLOG_IDENTIFIER=sshd");
+  return out
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as { __REALTIME_TIMESTAMP: string; MESSAGE: string })
+    .filter((entry) => {
+      const ms = Number(entry.__REALTIME_TIMESTAMP) / 1000;
+      return ms >= since.getTime() && ms <= until.getTime();
+    })
+    .map((entry) => entry.MESSAGE);
+}
+
+/** Asserts sshd saw no connection in [since, until], and that it does log them (the journal read's own session). */
+async function assertNoSshBetween(since: Date, until: Date): Promise<void> {
+  assert.deepEqual(await sshdLines(since, until), [], "sshd logged activity while pulumi ran");
+  const own = await sshdLines(until, new Date());
+  assert.ok(own.some((line) => line.startsWith("Accepted publickey")), `sshd does not log connections: ${own.join("\n")}`);
+}
+
+/** `up` through the querier until both clusters answer; the clusters seen. */
+async function globalUp(httpUrl: string): Promise<string[]> {
+  return waitFor(
+    "up from both clusters",
+    async () => {
+      const { series } = await instantQuery(httpUrl, "up");
+      const clusters = [...new Set(series.map((s) => s.metric.cluster))].sort();
+      return clusters.length === 2 ? clusters : undefined;
+    },
+    MINUTE,
+  );
+}
+
+function allSidecarAddresses(): string[] {
+  return [sandbox.vmGrpcAddress, ...sandbox.k8sSidecars.map((sidecar) => sidecar.grpcAddress)];
+}
+
+async function restartQuerier(): Promise<RenderedQuerier> {
+  await querier?.stop();
+  querier = await startRenderedQuerier({
+    renderDir,
+    discovered: sandbox.k8sSidecars.map((sidecar) => sidecar.grpcAddress),
+    runDir: sandbox.runDir,
+    registry: sandbox.registry,
+  });
+  return querier;
+}
+
+async function sidecarReady(): Promise<boolean> {
+  try {
+    return (await httpRequest({ url: sandbox.vmReadyUrl, timeoutMs: 2_000 })).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function sha256OnVm(paths: string[]): Promise<string> {
+  return sandbox.vmShell(`cd / && sha256sum ${paths.join(" ")}`);
+}
+
+test("pulumi preview succeeds and opens no SSH connection", { timeout: 5 * MINUTE }, async () => {
+  const since = new Date();
+  const result = await timed("pulumi preview", () => stack.preview());
+  const until = new Date();
+  assert.match(result.stdout, /\+\s+command:remote:Command\s+prom-vm-sidecar\s+create/);
+  assert.match(result.stdout, /\+\s+kubernetes:apps\/v1:Deployment\s+querier\s+create/);
+  assert.match(result.stdout, /Resources:\s+\+ \d+ to create/);
+  await assertNoSshBetween(since, until);
+  assert.deepEqual(renderedManifests(renderDir), [], "a preview must not render manifests");
+});
+
+test("pulumi up converges: VM sidecar ready, the rendered querier sees every sidecar, outputs reach another stack", { timeout: 10 * MINUTE }, async () => {
+  const result = await timed("first pulumi up", () => stack.up());
+  assert.match(result.stdout, /\+\s+command:remote:Command\s+prom-vm-sidecar\s+created/);
+
+  const unit = await sandbox.sidecarUnitState();
+  assert.equal(unit.activeState, "active");
+  assert.ok(await sidecarReady(), `${sandbox.vmReadyUrl} is not ready`);
+
+  const outputs = await stack.outputs();
+  assert.deepEqual(outputs.vmSidecarGrpcAddresses, [sandbox.vmGrpcAddress]);
+  assert.deepEqual(outputs.querierStores, ["dnssrv+_grpc._tcp.sidecar.thanos.svc.cluster.local", sandbox.vmGrpcAddress]);
+
+  const started = await timed("querier from the rendered Deployment ready", restartQuerier);
+  assert.equal(started.version, FIRST_VERSION);
+  assert.deepEqual(querierArgEndpoints(started.args).sort(), allSidecarAddresses().sort());
+  await timed("querier sees every sidecar", () => waitForQuerierStores(started.httpUrl, allSidecarAddresses()));
+  assert.deepEqual(await globalUp(started.httpUrl), [K8S_CLUSTER, VM_CLUSTER].sort());
+
+  const reader = new PulumiStack({
+    dir: path.join(sandbox.runDir, "reader"),
+    env,
+    stack: "reader",
+    projectDir: path.join(repoRoot, "test", "fixtures", "reader"),
+    backendDir: stack.backendDir,
+  });
+  await reader.init({ thanosStack: stack.qualifiedName });
+  await timed("reader project up (StackReference)", () => reader.up());
+  const read = await reader.outputs();
+  assert.deepEqual(read.vmSidecarGrpcAddresses, outputs.vmSidecarGrpcAddresses);
+  assert.deepEqual(read.querierStores, outputs.querierStores);
+});
+
+test("a second pulumi up changes nothing and runs no remote command", { timeout: 5 * MINUTE }, async () => {
+  const before = await sandbox.sidecarUnitState();
+  const downloads = sandbox.mirror.downloads().length;
+  const since = new Date();
+  const result = await timed("no-op pulumi up", () => stack.up(["--json"]));
+  const until = new Date();
+  // `up --json` prints the engine's events, one JSON object a line; the last summary counts the changes.
+  const summaries = result.stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as { summaryEvent?: { resourceChanges: Record<string, number>; isPreview: boolean } })
+    .flatMap((event) => (event.summaryEvent && !event.summaryEvent.isPreview ? [event.summaryEvent.resourceChanges] : []));
+  assert.equal(summaries.length, 1, result.stdout);
+  assert.deepEqual(Object.keys(summaries[0]), ["same"], `changes: ${JSON.stringify(summaries[0])}`);
+  const after = await sandbox.sidecarUnitState();
+  assert.equal(after.mainPid, before.mainPid);
+  assert.equal(after.invocationId, before.invocationId);
+  assert.equal(sandbox.mirror.downloads().length, downloads);
+  await assertNoSshBetween(since, until);
+});
+
+test(`changing thanosVersion ${FIRST_VERSION} -> ${NEXT_VERSION} updates in place with one restart`, { timeout: 10 * MINUTE }, async () => {
+  await stack.setConfig({ thanosVersion: NEXT_VERSION });
+
+  const diff = await timed("pulumi preview --diff", () => stack.preview(["--diff"]));
+  // A reviewer sees which resources change, how, and the version in the querier's image and the VM's install.
+  assert.match(diff.stdout, /~ command:remote:Command: \(update\)/);
+  assert.match(diff.stdout, /~ kubernetes:apps\/v1:Deployment: \(update\)/);
+  assert.match(diff.stdout, /- readonly THANOS_VERSION='\\''0\.42\.4'\\''\n\s+\+ readonly THANOS_VERSION='\\''0\.34\.1'\\''/);
+  assert.match(diff.stdout, /- ExecStart=\/opt\/thanos-global-view\/thanos-0\.42\.4\/thanos \\\n\s+\+ ExecStart=\/opt\/thanos-global-view\/thanos-0\.34\.1\/thanos/);
+  assert.match(diff.stdout, /image: "quay\.io\/thanos\/thanos:v0\.42\.4" => "quay\.io\/thanos\/thanos:v0\.34\.1"/);
+  // 0.34 takes its endpoints as flags instead of the sd-config.
+  assert.ok(diff.stdout.includes(`+ [7]: "--endpoint=${sandbox.vmGrpcAddress}"`), "the VM's --endpoint flag is not in the diff");
+  assert.match(diff.stdout, /Resources:\s+~ 2 to update/);
+  const plan = JSON.parse((await stack.preview(["--json"])).stdout) as { steps: { op: string; urn: string }[] };
+  const changed = plan.steps.filter((step) => step.op !== "same").map((step) => `${step.op} ${step.urn.split("::").pop()}`);
+  assert.deepEqual(changed.sort(), ["update prom-vm-sidecar", "update querier"], "only in-place updates");
+
+  const before = await sandbox.sidecarUnitState();
+  const since = new Date();
+  await timed("pulumi up to the other version", () => stack.up());
+  const after = await sandbox.sidecarUnitState();
+  assert.equal(after.activeState, "active");
+  assert.notEqual(after.invocationId, before.invocationId, "the sidecar was not restarted");
+  const starts = (await sandbox.vmJournal({ unit: UNIT_NAME, since })).split("\n").filter((line) => /Started /.test(line));
+  assert.equal(starts.length, 1, `expected one restart, journal shows:\n${starts.join("\n")}`);
+  const execStart = await sandbox.vmShell(`systemctl show ${UNIT_NAME} -p ExecStart`);
+  assert.match(execStart, new RegExp(`thanos-${NEXT_VERSION.replaceAll(".", "\\.")}/thanos`));
+  assert.ok(await sidecarReady());
+
+  const restarted = await timed("querier from the new manifests ready", restartQuerier);
+  assert.equal(restarted.version, NEXT_VERSION);
+  // Before 0.42 the endpoints are --endpoint flags instead of the sd-config.
+  assert.ok(restarted.args.some((arg) => arg === `--endpoint=${sandbox.vmGrpcAddress}`), restarted.args.join(" "));
+  await waitForQuerierStores(restarted.httpUrl, allSidecarAddresses());
+  assert.deepEqual(await globalUp(restarted.httpUrl), [K8S_CLUSTER, VM_CLUSTER].sort());
+});
+
+test("the state and every log hold the objstore secret key and the SSH private key only encrypted", { timeout: 5 * MINUTE }, async () => {
+  const secretKey = sandbox.minio.secretKey;
+  // The longest line of the key's base64 body: present wherever the key is, however newlines were escaped.
+  const keyLine = sandbox.vm.privateKey.split("\n").reduce((a, b) => (b.length > a.length ? b : a));
+  assert.ok(keyLine.length > 40);
+
+  const exported = await stack.exportState();
+  assert.ok(!exported.includes(secretKey), "pulumi stack export shows the objstore secret key");
+  assert.ok(!exported.includes(keyLine), "pulumi stack export shows the SSH private key");
+  // Pulumi marks a secret value in state with this signature key, its ciphertext beside it.
+  const isEncrypted = (value: unknown) => JSON.stringify(value).includes(`"${SECRET_SIGNATURE}":`) && JSON.stringify(value).includes('"ciphertext":');
+  const resources = (JSON.parse(exported) as { deployment: { resources: { type: string; inputs?: Record<string, unknown> }[] } }).deployment.resources;
+  const sidecar = resources.find((resource) => resource.type === "command:remote:Command");
+  assert.ok(sidecar?.inputs, "no remote command in the state");
+  assert.ok(isEncrypted(sidecar.inputs.connection), "the SSH connection (private key) is not encrypted in state");
+  assert.ok(isEncrypted(sidecar.inputs.stdin), "the stdin payload (objstore secret key) is not encrypted in state");
+
+  // The run directory holds the backend (every checkpoint and backup), the runtime config, each pulumi command's
+  // output, the rendered manifests and the logs of every sandbox process.
+  for (const secret of [secretKey, keyLine]) {
+    assert.deepEqual(filesContaining(sandbox.runDir, secret), [], "plain secret in these files");
+  }
+  // The CLI's own logs (PULUMI_HOME/logs, shared with other runs: those written since this file started), gzipped
+  // per command; a stack operation's log is encrypted with the stack's key.
+  const logDir = path.join(env.PULUMI_HOME!, "logs");
+  const ours = fs.readdirSync(logDir).map((name) => path.join(logDir, name)).filter((file) => fs.statSync(file).mtimeMs >= startedAt);
+  assert.ok(ours.length > 0, `no pulumi logs in ${logDir}`);
+  for (const file of ours) {
+    const raw = fs.readFileSync(file);
+    const text = raw[0] === 0x1f && raw[1] === 0x8b ? zlib.gunzipSync(raw) : raw;
+    assert.ok(!text.includes(secretKey) && !text.includes(keyLine), `plain secret in ${file}`);
+  }
+  const journal = await sandbox.vmJournal();
+  assert.ok(!journal.includes(secretKey), "the VM's journal shows the objstore secret key");
+});
+
+test("pulumi destroy removes the sidecar and the rendered querier, and leaves Prometheus and its blocks alone", { timeout: 10 * MINUTE }, async () => {
+  const blocks = await waitFor("a block in the VM's TSDB", async () => {
+    const found = await sandbox.vmTsdbBlocks();
+    return found.length > 0 ? found : undefined;
+  }, 4 * MINUTE, 5_000);
+  const prometheusFiles = ["/etc/prometheus/prometheus.yml", "/etc/default/prometheus", ...blocks.map((b) => `/var/lib/prometheus/metrics2/${b}/meta.json`)];
+  const hashesBefore = await sha256OnVm(prometheusFiles);
+  const prometheusPid = await sandbox.vmShell("systemctl show prometheus.service -p MainPID");
+
+  await timed("pulumi destroy", () => stack.destroy());
+
+  assert.deepEqual(await stack.resourceUrns(), []);
+  const gone = await sandbox.vmShell(`systemctl show ${UNIT_NAME} -p LoadState; ls -d ${UNIT_PATH} ${CONFIG_DIR} ${INSTALL_ROOT} 2>&1 || true`);
+  assert.match(gone, /LoadState=not-found/);
+  assert.equal((gone.match(/No such file or directory/g) ?? []).length, 3, gone);
+  assert.ok(!(await sidecarReady()));
+  const left = renderedManifests(renderDir).map((object) => `${object.kind}/${object.metadata.name}`);
+  assert.deepEqual(left, [], "rendered manifests left behind");
+
+  assert.equal(await sandbox.vmShell("systemctl show prometheus.service -p MainPID"), prometheusPid);
+  assert.equal(await sha256OnVm(prometheusFiles), hashesBefore);
+  assert.equal(await sandbox.vmShell("systemctl is-active prometheus.service"), "active\n");
+});
+
+test("a bad config fails pulumi preview and up with the key paths, and nothing is created", { timeout: 5 * MINUTE }, async () => {
+  await stack.setConfig({ "vms[0].grpcPort": "70000", "objstore.endpoint": `http://${sandbox.minio.endpoint}` });
+  const since = new Date();
+  for (const run of [() => stack.preview([], { allowFailure: true }), () => stack.up([], { allowFailure: true })]) {
+    const result = await run();
+    const output = `${result.stdout}\n${result.stderr}`;
+    assert.notEqual(result.code, 0);
+    assert.match(output, /thanos-global-view:vms\[0\]\.grpcPort: must be a port from 1 to 65535/);
+    assert.match(output, /thanos-global-view:objstore\.endpoint: must be host:port with no scheme/);
+  }
+  const until = new Date();
+  assert.deepEqual(await stack.resourceUrns(), []);
+  assert.deepEqual(renderedManifests(renderDir), []);
+  assert.match(await sandbox.vmShell(`systemctl show ${UNIT_NAME} -p LoadState`), /LoadState=not-found/);
+  await assertNoSshBetween(since, until);
+});
