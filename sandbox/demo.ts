@@ -1,0 +1,267 @@
+// `make sandbox` / `scripts/sandbox up|down`: the main job against the local sandbox, left running for the user.
+//
+//   up      starts a detached keeper process, follows its log until the global view answers, prints the answer
+//   down    asks the keeper to `pulumi destroy` and stop everything, follows its log until it has exited
+//   keeper  (internal) owns the sandbox: starts it, `pulumi up -s sandbox`, starts the querier from the rendered
+//           manifests, queries it, then waits for `down`
+//
+// The sandbox's processes belong to the process that started them (the VM dies with it), hence one long-lived keeper
+// rather than a command that returns. Its state, log and the stack's backend live in .sandbox/demo/ (git-ignored).
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { K8S_CLUSTER } from "./globalView";
+import { processesMentioning } from "./process";
+import {
+  querierArgEndpoints,
+  startRenderedQuerier,
+  startSandboxStack,
+  toolchainEnv,
+  waitForQuerierStores,
+  type SandboxStack,
+} from "./stack";
+import { instantQuery, type Series } from "./thanos";
+
+const repoRoot = path.resolve(__dirname, "..");
+const stateDir = path.join(repoRoot, ".sandbox", "demo");
+const files = {
+  pid: path.join(stateDir, "keeper.pid"),
+  log: path.join(stateDir, "keeper.log"),
+  /** One word: starting, ready, failed, stopping, stopped, destroy-failed. */
+  status: path.join(stateDir, "status"),
+  summary: path.join(stateDir, "summary.txt"),
+  runDir: path.join(stateDir, "run"),
+};
+const QUERY = "up";
+const UP_TIMEOUT_MS = 30 * 60_000;
+const DOWN_TIMEOUT_MS = 10 * 60_000;
+
+type Status = "starting" | "ready" | "failed" | "stopping" | "stopped" | "destroy-failed";
+
+function readStatus(): Status | undefined {
+  try {
+    return fs.readFileSync(files.status, "utf8").trim() as Status;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeStatus(status: Status): void {
+  fs.writeFileSync(files.status, `${status}\n`);
+}
+
+function keeperPid(): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(files.pid, "utf8").trim());
+    // A pid file left by a keeper killed outright may name an unrelated process by now: check it is ours.
+    return pid > 0 && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("demo.ts") ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Prints the keeper's log from `offset` as it grows, until `done()` holds or the time runs out; returns the offset
+ * reached.
+ */
+async function followLog(offset: number, done: () => boolean, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const size = fs.existsSync(files.log) ? fs.statSync(files.log).size : 0;
+    if (size > offset) {
+      const fd = fs.openSync(files.log, "r");
+      const chunk = Buffer.alloc(size - offset);
+      fs.readSync(fd, chunk, 0, chunk.length, offset);
+      fs.closeSync(fd);
+      process.stdout.write(chunk);
+      offset = size;
+    }
+    if (done()) return offset;
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs / 1000} s; the keeper's log is ${files.log}`);
+    await sleep(500);
+  }
+}
+
+async function up(): Promise<number> {
+  const running = keeperPid();
+  if (running !== undefined && readStatus() === "ready") {
+    console.log(`The sandbox is already running (keeper pid ${running}):\n`);
+    process.stdout.write(fs.readFileSync(files.summary, "utf8"));
+    return 0;
+  }
+  if (running !== undefined) {
+    console.error(`A sandbox keeper (pid ${running}) is ${readStatus() ?? "in an unknown state"}; run scripts/sandbox down first.`);
+    return 1;
+  }
+  // Here, in the foreground, a cold toolchain build shows its progress; the keeper inherits the result.
+  const env = await toolchainEnv();
+  fs.rmSync(stateDir, { recursive: true, force: true });
+  fs.mkdirSync(stateDir, { recursive: true });
+  writeStatus("starting");
+  const log = fs.openSync(files.log, "a");
+  // detached: a session of its own, so it outlives this command and the terminal.
+  const keeper = spawn(process.execPath, [...process.execArgv, __filename, "keeper"], {
+    cwd: repoRoot,
+    env,
+    detached: true,
+    stdio: ["ignore", log, log],
+  });
+  fs.closeSync(log);
+  fs.writeFileSync(files.pid, `${keeper.pid}\n`);
+  keeper.unref();
+  let exited = false;
+  keeper.once("exit", () => (exited = true));
+  await followLog(0, () => exited || readStatus() !== "starting", UP_TIMEOUT_MS);
+  if (readStatus() !== "ready") {
+    console.error(`\nThe sandbox did not come up (status ${readStatus() ?? "unknown"}); the keeper stopped what it had started. Log: ${files.log}`);
+    return 1;
+  }
+  console.log("");
+  process.stdout.write(fs.readFileSync(files.summary, "utf8"));
+  return 0;
+}
+
+async function down(): Promise<number> {
+  const pid = keeperPid();
+  if (pid === undefined) {
+    // A keeper killed outright took the VM with it (and the sidecar, so there is nothing to destroy), but the host
+    // processes it had started run in their own groups: stop them by pid.
+    const leftovers = processesMentioning(files.runDir);
+    if (leftovers.length === 0) {
+      console.log("No sandbox is running.");
+      return 0;
+    }
+    console.log(`The keeper is gone; stopping the sandbox processes it left: ${leftovers.join(", ")}`);
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      for (const leftover of processesMentioning(files.runDir)) {
+        try {
+          process.kill(leftover, signal);
+        } catch {
+          // It exited meanwhile.
+        }
+      }
+      await sleep(5_000);
+    }
+    const remaining = processesMentioning(files.runDir);
+    if (remaining.length > 0) console.error(`Still running: ${remaining.join(", ")}`);
+    return remaining.length === 0 ? 0 : 1;
+  }
+  const offset = fs.existsSync(files.log) ? fs.statSync(files.log).size : 0;
+  process.kill(pid, "SIGUSR2");
+  const alive = () => fs.existsSync(`/proc/${pid}`);
+  await followLog(offset, () => !alive(), DOWN_TIMEOUT_MS);
+  const status = readStatus();
+  const leftovers = processesMentioning(files.runDir);
+  if (status !== "stopped" || leftovers.length > 0) {
+    console.error(`Teardown incomplete (status ${status ?? "unknown"}, processes left: ${leftovers.join(", ") || "none"}); see ${files.log}`);
+    return 1;
+  }
+  console.log(`Stopped: the stack is destroyed and nothing of the sandbox runs. Logs and state stay in ${stateDir}.`);
+  return 0;
+}
+
+function formatSeries(series: Series[]): string {
+  const rows = series
+    .map((s) => [s.metric.cluster ?? "", s.metric.instance ?? "", s.metric.job ?? "", s.value[1]])
+    .sort((a, b) => a.join(" ").localeCompare(b.join(" ")));
+  const table = [["cluster", "instance", "job", "value"], ...rows];
+  const widths = table[0].map((_, column) => Math.max(...table.map((row) => row[column].length)));
+  return table.map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column])).join("  ").trimEnd()}`).join("\n");
+}
+
+async function keeper(): Promise<void> {
+  const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+  const stopRequested = new Promise<void>((resolve) => process.once("SIGUSR2", () => resolve()));
+  let session: SandboxStack | undefined;
+  let deployed = false;
+  try {
+    // `up` started this process with the toolchain's environment.
+    const env = process.env;
+    log("starting the sandbox: release mirror, MinIO, the VM, two in-cluster stand-in Prometheus with sidecars");
+    const started = Date.now();
+    session = await startSandboxStack({ env, runDir: files.runDir, log });
+    const { sandbox, stack, renderDir } = session;
+    log(`sandbox ready in ${((Date.now() - started) / 1000).toFixed(0)} s; pulumi up -s sandbox (config: ${stack.configFile})`);
+    deployed = true;
+    const result = await stack.up([], { onLine: (line) => console.log(`  | ${line}`) });
+    log(`pulumi up took ${(result.durationMs / 1000).toFixed(1)} s`);
+
+    const discovered = sandbox.k8sSidecars.map((sidecar) => sidecar.grpcAddress);
+    const querier = await startRenderedQuerier({ renderDir, discovered, runDir: sandbox.runDir, registry: sandbox.registry });
+    log(`querier ${querier.version} started from the rendered Deployment, dialling ${querierArgEndpoints(querier.args).join(", ")}`);
+    const stores = await waitForQuerierStores(querier.httpUrl, [sandbox.vmGrpcAddress, ...discovered]);
+    let answer = await instantQuery(querier.httpUrl, QUERY);
+    // The stand-ins' first scrape may still be under way: wait until both sides answer.
+    for (let tries = 0; tries < 30 && new Set(answer.series.map((s) => s.metric.cluster)).size < 2; tries++) {
+      await sleep(1_000);
+      answer = await instantQuery(querier.httpUrl, QUERY);
+    }
+    const storeLines = stores
+      .map((store) => `  ${store.name.padEnd(22)} ${store.labelSets.map((set) => JSON.stringify(set)).join(" ")}`)
+      .sort();
+    const summary = [
+      `Global view: \`${QUERY}\` through the Thanos ${querier.version} querier started from the rendered Deployment`,
+      `(${querier.httpUrl}), deduplicated over prometheus_replica:`,
+      formatSeries(answer.series),
+      "",
+      "Its stores (the VM sidecar installed by pulumi over SSH, and the two replicas standing in for the",
+      `${K8S_CLUSTER} pods behind the headless Service):`,
+      ...storeLines,
+      "",
+      "Stack outputs:",
+      ...Object.entries(await stack.outputs()).map(([key, value]) => `  ${key}: ${JSON.stringify(value)}`),
+      "",
+      `Still running in the background (keeper pid ${process.pid}; state, logs and the Pulumi backend in ${path.relative(repoRoot, stateDir)}/).`,
+      `Try: curl -s '${querier.httpUrl}/api/v1/query?query=${QUERY}'`,
+      "Tear down with: make sandbox-down",
+      "",
+    ].join("\n");
+    fs.writeFileSync(files.summary, summary);
+    writeStatus("ready");
+    log("ready");
+  } catch (error) {
+    log(`failed: ${(error as Error).stack ?? String(error)}`);
+    if (session && deployed) {
+      log("destroying what pulumi up created");
+      await session.stack.destroy([], { onLine: (line) => console.log(`  | ${line}`) }).catch((e: Error) => log(`destroy failed too: ${e.message}`));
+    }
+    await session?.sandbox.stop().catch((e: Error) => log(`stopping the sandbox failed too: ${e.message}`));
+    writeStatus("failed");
+    process.exit(1);
+  }
+
+  await stopRequested;
+  writeStatus("stopping");
+  log("pulumi destroy -s sandbox");
+  let destroyed = true;
+  try {
+    const result = await session.stack.destroy([], { onLine: (line) => console.log(`  | ${line}`) });
+    log(`pulumi destroy took ${(result.durationMs / 1000).toFixed(1)} s`);
+  } catch (error) {
+    destroyed = false;
+    log(`destroy failed: ${(error as Error).message}`);
+  }
+  log("stopping the querier, sidecars, Prometheus, MinIO, the mirror and the VM");
+  await session.sandbox.stop();
+  writeStatus(destroyed ? "stopped" : "destroy-failed");
+  log("stopped");
+  process.exit(destroyed ? 0 : 1);
+}
+
+const command = process.argv[2];
+if (command === "keeper") {
+  void keeper();
+} else if (command === "up" || command === "down") {
+  (command === "up" ? up() : down()).then(
+    (code) => process.exit(code),
+    (error: Error) => {
+      console.error(error.message);
+      process.exit(1);
+    },
+  );
+} else {
+  console.error("usage: node --import tsx sandbox/demo.ts up|down");
+  process.exit(2);
+}
