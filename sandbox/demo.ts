@@ -84,6 +84,29 @@ async function followLog(offset: number, done: () => boolean, timeoutMs: number)
   }
 }
 
+/**
+ * A keeper killed outright took the VM with it (and the sidecar, so there is nothing to destroy), but the host
+ * processes it had started run in their own groups: stops them by pid. Whether none is left.
+ */
+async function stopLeftovers(): Promise<boolean> {
+  const leftovers = processesMentioning(files.runDir);
+  if (leftovers.length === 0) return true;
+  console.log(`The keeper is gone; stopping the sandbox processes it left: ${leftovers.join(", ")}`);
+  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    for (const leftover of processesMentioning(files.runDir)) {
+      try {
+        process.kill(leftover, signal);
+      } catch {
+        // It exited meanwhile.
+      }
+    }
+    await sleep(5_000);
+  }
+  const remaining = processesMentioning(files.runDir);
+  if (remaining.length > 0) console.error(`Still running: ${remaining.join(", ")}`);
+  return remaining.length === 0;
+}
+
 async function up(): Promise<number> {
   const running = keeperPid();
   if (running !== undefined && readStatus() === "ready") {
@@ -95,6 +118,7 @@ async function up(): Promise<number> {
     console.error(`A sandbox keeper (pid ${running}) is ${readStatus() ?? "in an unknown state"}; run scripts/sandbox down first.`);
     return 1;
   }
+  if (!(await stopLeftovers())) return 1;
   // Here, in the foreground, a cold toolchain build shows its progress; the keeper inherits the result.
   const env = await toolchainEnv();
   fs.rmSync(stateDir, { recursive: true, force: true });
@@ -126,27 +150,11 @@ async function up(): Promise<number> {
 async function down(): Promise<number> {
   const pid = keeperPid();
   if (pid === undefined) {
-    // A keeper killed outright took the VM with it (and the sidecar, so there is nothing to destroy), but the host
-    // processes it had started run in their own groups: stop them by pid.
-    const leftovers = processesMentioning(files.runDir);
-    if (leftovers.length === 0) {
+    if (processesMentioning(files.runDir).length === 0) {
       console.log("No sandbox is running.");
       return 0;
     }
-    console.log(`The keeper is gone; stopping the sandbox processes it left: ${leftovers.join(", ")}`);
-    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-      for (const leftover of processesMentioning(files.runDir)) {
-        try {
-          process.kill(leftover, signal);
-        } catch {
-          // It exited meanwhile.
-        }
-      }
-      await sleep(5_000);
-    }
-    const remaining = processesMentioning(files.runDir);
-    if (remaining.length > 0) console.error(`Still running: ${remaining.join(", ")}`);
-    return remaining.length === 0 ? 0 : 1;
+    return (await stopLeftovers()) ? 0 : 1;
   }
   const offset = fs.existsSync(files.log) ? fs.statSync(files.log).size : 0;
   process.kill(pid, "SIGUSR2");
