@@ -43,8 +43,8 @@ export interface VmSidecarArgs {
 }
 
 /** An unreachable VM fails within about a minute instead of the provider's default 10 dials of 15 s. */
-const DIAL_ERROR_LIMIT = 5;
-const PER_DIAL_TIMEOUT_SECONDS = 10;
+export const DIAL_ERROR_LIMIT = 5;
+export const PER_DIAL_TIMEOUT_SECONDS = 10;
 
 function sshConnection(connection: VmSshConnection): command.types.input.remote.ConnectionArgs {
   const privateKey = pulumi.secret(connection.privateKey);

@@ -43,6 +43,10 @@ const host = z.string().refine(isHost, { error: "must be a hostname or an IP add
 const port = z.int({ error: "must be a port number" }).min(1, { error: "must be a port from 1 to 65535" }).max(65535, {
   error: "must be a port from 1 to 65535",
 });
+// The sidecar runs without root and without capabilities, so it cannot bind ports below 1024.
+const unprivilegedPort = z.int({ error: "must be a port number" }).min(1024, { error: "must be a port from 1024 to 65535: the sidecar runs without root" }).max(65535, {
+  error: "must be a port from 1024 to 65535",
+});
 const hostPort = z.string().refine((value) => splitHostPort(value) !== undefined, {
   error: "must be host:port with no scheme, e.g. minio.example.com:9000",
 });
@@ -108,8 +112,8 @@ const vm = z.strictObject({
   tsdbPath: absolutePath,
   runAs: unixUser.optional(),
   bindAddress: z.string().refine((value) => isIP(value) !== 0, { error: "must be an IP address, e.g. 0.0.0.0" }).default("0.0.0.0"),
-  grpcPort: port.default(10901),
-  httpPort: port.default(10902),
+  grpcPort: unprivilegedPort.default(10901),
+  httpPort: unprivilegedPort.default(10902),
   logLevel: logLevel.default("info"),
   readyTimeoutSeconds: z.int().min(5).max(3600).default(120),
   configurePrometheus: z

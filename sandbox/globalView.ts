@@ -7,7 +7,8 @@ import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseStackConfig, PROJECT, type StackConfig } from "../lib/config";
+import { PER_DIAL_TIMEOUT_SECONDS } from "../components/vmSidecar";
+import { parseStackConfig, PROJECT, vmSidecarSettings, type StackConfig } from "../lib/config";
 import { querierEndpoints } from "../lib/endpoints";
 import type { ObjstoreSettings } from "../lib/objstore";
 import { querierArgs } from "../lib/querier";
@@ -32,10 +33,10 @@ export const REPLICA_LABEL = "prometheus_replica";
 export const SANDBOX_STACK = "sandbox";
 
 /**
- * The SSH connect timeout of components/vmSidecar.ts (`perDialTimeout`, seconds), so a command to an unreachable VM
- * fails here after the time one of the provider's dials would take. Keep the two equal.
+ * The component's SSH dial timeout (`perDialTimeout`, seconds), so a command to an unreachable VM fails here after the
+ * time one of the provider's dials takes.
  */
-export const SSH_CONNECT_TIMEOUT_SECONDS = 10;
+export const SSH_CONNECT_TIMEOUT_SECONDS = PER_DIAL_TIMEOUT_SECONDS;
 
 export interface GlobalViewSandboxOptions {
   /** The stack's thanosVersion (VM sidecar and querier); default the stack's default. */
@@ -176,21 +177,9 @@ export class GlobalViewSandbox {
 
   /** The VmSidecar component's settings for the VM entry, as index.ts builds them, with a change applied. */
   vmSettings(change: VmChange = {}): VmSidecarSettings {
-    const vm = this.vmEntry;
-    return {
-      name: vm.name,
-      prometheusUrl: vm.prometheusUrl,
-      tsdbPath: vm.tsdbPath,
-      runAs: vm.runAs,
-      bindAddress: vm.bindAddress,
-      grpcPort: vm.grpcPort,
-      httpPort: vm.httpPort,
-      logLevel: vm.logLevel,
-      readyTimeoutSeconds: vm.readyTimeoutSeconds,
-      configurePrometheus: vm.configurePrometheus,
-      ...change.settings,
-    };
+    return { ...vmSidecarSettings(this.vmEntry), ...change.settings };
   }
+
 
   /** The command strings the component hands to the command provider for the VM entry. */
   vmCommands(change: VmChange = {}): VmSidecarCommands {

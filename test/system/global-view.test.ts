@@ -421,16 +421,25 @@ test("fault: with MinIO stopped the sidecar keeps serving queries, and the block
 test("fault: a change whose sidecar never gets ready is rolled back, and the error shows the journal", { timeout: 120_000 }, async () => {
   const files = await vmSnapshot();
   const unit = await sandbox.vmShell(`cat ${UNIT_PATH}`);
-  // Port 22 is privileged (and sshd's): the new sidecar, not root, cannot bind its HTTP port, and nothing there answers HTTP.
-  const broken: VmChange = { ...current, settings: { ...current.settings, httpPort: 22, readyTimeoutSeconds: 10 } };
-  const result = await sandbox.install(broken);
-  assert.equal(result.code, 1, report(result));
-  assert.match(result.stderr, /last journal lines of thanos-sidecar\.service:\n/);
-  assert.match(result.stderr, /listen tcp 127\.0\.0\.3:22: bind: permission denied/);
-  assert.match(
-    result.stderr,
-    /the sidecar did not answer http:\/\/127\.0\.0\.3:22\/-\/ready within 10s; the previous sidecar is back and ready$/m,
-  );
+  // Another service holds the new HTTP port: the new sidecar cannot bind it, and what answers there is no sidecar.
+  const takenPort = await freePort(VM_ADDRESS);
+  const squatter = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => squatter.listen(takenPort, VM_ADDRESS, resolve));
+  try {
+    const broken: VmChange = { ...current, settings: { ...current.settings, httpPort: takenPort, readyTimeoutSeconds: 10 } };
+    const result = await sandbox.install(broken);
+    assert.equal(result.code, 1, report(result));
+    assert.match(result.stderr, /last journal lines of thanos-sidecar\.service:\n/);
+    assert.ok(result.stderr.includes(`listen tcp ${VM_ADDRESS}:${takenPort}: bind: address already in use`), report(result));
+    assert.ok(
+      result.stderr.trimEnd().endsWith(
+        `the sidecar did not answer http://${VM_ADDRESS}:${takenPort}/-/ready within 10s; the previous sidecar is back and ready`,
+      ),
+      report(result),
+    );
+  } finally {
+    await new Promise((resolve) => squatter.close(resolve));
+  }
 
   assert.equal(await sandbox.vmShell(`cat ${UNIT_PATH}`), unit);
   // Same files; only the unit's modification time may differ (the backup is put back by a rename).
