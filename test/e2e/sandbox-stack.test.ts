@@ -71,25 +71,29 @@ after(async () => {
   console.log(`timings:\n  ${timings.join("\n  ")}`);
 });
 
-/** Every sshd log line in the VM between two instants (journal timestamps are in microseconds). */
-async function sshdLines(since: Date, until: Date): Promise<string[]> {
+/**
+ * The sshd log lines in the VM from connections that began between two instants. sshd forks a process per
+ * connection, so a line whose process logged nothing before `since` is a new connection; the close of one opened
+ * earlier (the previous check's session, logged just after its client returned) is not. Journal times are in µs.
+ */
+async function newSshdConnections(since: Date, until: Date): Promise<string[]> {
   const out = await sandbox.vmShell("journalctl --no-pager --output json SYSLOG_IDENTIFIER=sshd");
-  return out
+  const entries = out
     .split("\n")
     .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as { __REALTIME_TIMESTAMP: string; MESSAGE: string })
-    .filter((entry) => {
-      const ms = Number(entry.__REALTIME_TIMESTAMP) / 1000;
-      return ms >= since.getTime() && ms <= until.getTime();
-    })
-    .map((entry) => entry.MESSAGE);
+    .map((line) => JSON.parse(line) as { __REALTIME_TIMESTAMP: string; _PID: string; MESSAGE: string })
+    .map((entry) => ({ ms: Number(entry.__REALTIME_TIMESTAMP) / 1000, pid: entry._PID, message: entry.MESSAGE }));
+  const earlier = new Set(entries.filter((entry) => entry.ms < since.getTime()).map((entry) => entry.pid));
+  return entries
+    .filter((entry) => entry.ms >= since.getTime() && entry.ms <= until.getTime() && !earlier.has(entry.pid))
+    .map((entry) => `sshd[${entry.pid}]: ${entry.message}`);
 }
 
 /** Asserts sshd saw no connection in [since, until], and that it does log them (the journal read's own session). */
 async function assertNoSshBetween(since: Date, until: Date): Promise<void> {
-  assert.deepEqual(await sshdLines(since, until), [], "sshd logged activity while pulumi ran");
-  const own = await sshdLines(until, new Date());
-  assert.ok(own.some((line) => line.startsWith("Accepted publickey")), `sshd does not log connections: ${own.join("\n")}`);
+  assert.deepEqual(await newSshdConnections(since, until), [], "sshd logged a connection while pulumi ran");
+  const own = await newSshdConnections(until, new Date());
+  assert.ok(own.some((line) => line.includes("Accepted publickey")), `sshd does not log connections: ${own.join("\n")}`);
 }
 
 /** `up` through the querier until both clusters answer; the clusters seen. */
@@ -300,7 +304,7 @@ test("a bad config fails pulumi preview and up with the key paths, and nothing i
     const result = await run();
     const output = `${result.stdout}\n${result.stderr}`;
     assert.notEqual(result.code, 0);
-    assert.match(output, /thanos-global-view:vms\[0\]\.grpcPort: must be a port from 1 to 65535/);
+    assert.match(output, /thanos-global-view:vms\[0\]\.grpcPort: must be a port/);
     assert.match(output, /thanos-global-view:objstore\.endpoint: must be host:port with no scheme/);
   }
   const until = new Date();
