@@ -15,6 +15,8 @@ import { waitFor, type ProcessRegistry } from "./process";
 import { queryStores, startQuerier, thanosBinary, thanosReleaseDir, type HostThanos, type StoreStatus } from "./thanos";
 
 const repoRoot = path.resolve(__dirname, "..");
+/** A hung pulumi (e.g. an SSH dial that never gives up) is killed after this long. */
+const COMMAND_TIMEOUT_MS = 15 * 60_000;
 
 /**
  * The environment in which the toolchain's `pulumi` runs offline: this process' environment plus what
@@ -59,8 +61,6 @@ export interface RunOptions {
   allowFailure?: boolean;
   /** Each line of output as it arrives (e.g. a demo showing `pulumi up` live). */
   onLine?: (line: string) => void;
-  /** Kill pulumi after this long; default 15 minutes. */
-  timeoutMs?: number;
 }
 
 export interface PulumiStackOptions {
@@ -72,8 +72,6 @@ export interface PulumiStackOptions {
   stack?: string;
   /** The Pulumi project; default the repository. */
   projectDir?: string;
-  /** Default: generated. Kept by the caller that needs to reopen the stack later (the demo's `down`). */
-  passphrase?: string;
   /** Another stack's backend to share (a reader project's StackReference needs the same one). */
   backendDir?: string;
 }
@@ -82,14 +80,16 @@ export interface PulumiStackOptions {
 export type ConfigValues = Record<string, string>;
 
 /**
- * One stack of one project, driven through the pulumi CLI. Every command gets `-s <stack> --config-file <copy>`, so
- * the committed Pulumi.<stack>.yaml is only ever read, and its output is kept in a numbered log file.
+ * One stack of one project, driven through the pulumi CLI. Every command gets `-s <stack>` and, when it reads config,
+ * `--config-file <copy>`, so the committed Pulumi.<stack>.yaml is only ever read; each command's output is kept in a
+ * numbered log file.
  */
 export class PulumiStack {
   readonly stack: string;
   readonly projectDir: string;
   readonly dir: string;
   readonly backendDir: string;
+  /** Generated: the stack lives as long as this object's owner (a test file, the demo's keeper). */
   readonly passphrase: string;
   /** The runtime copy of the stack's configuration (git-ignored: under dir). */
   readonly configFile: string;
@@ -102,7 +102,7 @@ export class PulumiStack {
     this.projectDir = options.projectDir ?? repoRoot;
     this.dir = options.dir;
     this.backendDir = options.backendDir ?? path.join(this.dir, "backend");
-    this.passphrase = options.passphrase ?? crypto.randomBytes(24).toString("base64url");
+    this.passphrase = crypto.randomBytes(24).toString("base64url");
     // `pulumi stack init` has no --config-file: it writes the encryption salt into Pulumi.<stack>.yaml beside the
     // Pulumi.yaml it finds. Run it in a shadow project holding only a copy of Pulumi.yaml, whose stack file is
     // the runtime copy itself.
@@ -183,11 +183,6 @@ export class PulumiStack {
     return (deployment.deployment.resources ?? []).filter((r) => r.type !== "pulumi:pulumi:Stack").map((r) => r.urn);
   }
 
-  /** Removes the stack from the backend (after a destroy). */
-  async remove(): Promise<void> {
-    await this.stackCommand(["stack", "rm", "--yes", "--non-interactive"], {}, "stack-rm");
-  }
-
   /** A command about this stack, run in the project with `-s`; those that read config get the runtime copy. */
   stackCommand(args: string[], options: RunOptions = {}, name = args[0]): Promise<CommandResult> {
     const readsConfig = args[0] !== "stack";
@@ -216,8 +211,7 @@ export class PulumiStack {
       };
       child.stdout.setEncoding("utf8").on("data", collect("stdout"));
       child.stderr.setEncoding("utf8").on("data", collect("stderr"));
-      const timeoutMs = options.timeoutMs ?? 15 * 60_000;
-      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      const timer = setTimeout(() => child.kill("SIGKILL"), COMMAND_TIMEOUT_MS);
       child.on("error", (error) => {
         clearTimeout(timer);
         reject(new Error(`pulumi could not be started (is the toolchain's bin on PATH?): ${error.message}`));
@@ -228,7 +222,7 @@ export class PulumiStack {
         const result: CommandResult = { args, code: code ?? -1, stdout, stderr, durationMs: Date.now() - started, logFile };
         fs.writeFileSync(logFile, `$ pulumi ${args.join(" ")}\n# exit ${code ?? signal} after ${result.durationMs} ms\n--- stdout\n${stdout}--- stderr\n${stderr}`);
         if (code === 0 || options.allowFailure) return resolve(result);
-        const why = signal ? `killed by ${signal} after ${timeoutMs} ms` : `exit ${code}`;
+        const why = signal ? `killed by ${signal} after ${COMMAND_TIMEOUT_MS} ms` : `exit ${code}`;
         reject(new Error(`pulumi ${args.join(" ")}: ${why}; output in ${logFile}:\n${tailLines(`${stdout}\n${stderr}`, 40)}`));
       });
       child.stdin.on("error", () => undefined);
@@ -242,7 +236,7 @@ function tailLines(text: string, count: number): string {
 }
 
 /** The per-boot values of the sandbox stack: what Pulumi.sandbox.yaml cannot hold because each boot differs. */
-export interface SandboxBootValues {
+interface SandboxBootValues {
   /** The VM's pinned ed25519 host key, "ssh-ed25519 AAAA...". */
   vmHostKey: string;
   /** The OpenSSH private key the VM authorizes for root. */
@@ -259,7 +253,7 @@ export interface SandboxBootValues {
 }
 
 /** The sandbox stack's runtime configuration: plain values set with --path, and the two secrets. */
-export function sandboxConfig(values: SandboxBootValues): { plain: ConfigValues; secrets: ConfigValues } {
+function sandboxConfig(values: SandboxBootValues): { plain: ConfigValues; secrets: ConfigValues } {
   return {
     plain: {
       "vms[0].hostKey": values.vmHostKey,
@@ -304,14 +298,17 @@ interface DeploymentSpec {
   template: { spec: { containers: { name: string; image: string; args?: string[] }[] } };
 }
 
-/** The querier container of the rendered Deployment `name`: its image's Thanos version and its args. */
-export function renderedQuerier(renderDir: string, name = "thanos-querier"): { version: string; image: string; args: string[] } {
-  const deployment = renderedManifests(renderDir).find((object) => object.kind === "Deployment" && object.metadata.name === name);
-  if (!deployment) throw new Error(`no Deployment ${name} rendered under ${renderDir}`);
+/** The querier's Deployment name in the sandbox stack (kubernetes.querier.name's default). */
+const QUERIER_DEPLOYMENT = "thanos-querier";
+
+/** The querier container of the rendered Deployment: its image's Thanos version and its args. */
+function renderedQuerier(renderDir: string): { version: string; args: string[] } {
+  const deployment = renderedManifests(renderDir).find((object) => object.kind === "Deployment" && object.metadata.name === QUERIER_DEPLOYMENT);
+  if (!deployment) throw new Error(`no Deployment ${QUERIER_DEPLOYMENT} rendered under ${renderDir}`);
   const container = (deployment.spec as DeploymentSpec).template.spec.containers[0];
   const version = /:v(\d+\.\d+\.\d+)$/.exec(container.image)?.[1];
   if (!version) throw new Error(`${deployment.file}: image ${container.image} names no Thanos release`);
-  return { version, image: container.image, args: container.args ?? [] };
+  return { version, args: container.args ?? [] };
 }
 
 const DNS_DISCOVERY = /^dns(srv)?\+/;
@@ -321,7 +318,7 @@ const DNS_DISCOVERY = /^dns(srv)?\+/;
  * DNS-discovered endpoint (the in-cluster sidecar Service, which no DNS here resolves) replaced by the addresses of
  * the pods it stands for. Nothing else changes; in the sd-config form the YAML is re-rendered with the same entries.
  */
-export function hostQuerierArgs(
+function hostQuerierArgs(
   args: readonly string[],
   replace: { grpcAddress: string; httpAddress: string; discovered: readonly string[] },
 ): string[] {
@@ -375,7 +372,6 @@ export async function startRenderedQuerier(options: {
   discovered: readonly string[];
   runDir: string;
   registry: ProcessRegistry;
-  name?: string;
 }): Promise<RenderedQuerier> {
   const rendered = renderedQuerier(options.renderDir);
   const [grpcPort, httpPort] = await freePorts(2);
@@ -385,12 +381,12 @@ export async function startRenderedQuerier(options: {
     discovered: options.discovered,
   });
   const binary = thanosBinary(await thanosReleaseDir(rendered.version));
-  const querier = await startQuerier(binary, args, { runDir: options.runDir, name: options.name ?? "querier", registry: options.registry });
+  const querier = await startQuerier(binary, args, { runDir: options.runDir, registry: options.registry });
   return { ...querier, version: rendered.version, args };
 }
 
 /** Waits until the querier lists exactly `addresses` as healthy stores (no error, labels known); their statuses. */
-export function waitForQuerierStores(httpUrl: string, addresses: readonly string[], timeoutMs = 2 * 60_000): Promise<StoreStatus[]> {
+export function waitForQuerierStores(httpUrl: string, addresses: readonly string[]): Promise<StoreStatus[]> {
   const want = JSON.stringify([...addresses].sort());
   return waitFor(
     `the querier at ${httpUrl} to see ${addresses.join(", ")}`,
@@ -398,12 +394,12 @@ export function waitForQuerierStores(httpUrl: string, addresses: readonly string
       const healthy = (await queryStores(httpUrl)).filter((store) => store.lastError === null && store.labelSets.length > 0);
       return JSON.stringify(healthy.map((store) => store.name).sort()) === want ? healthy : undefined;
     },
-    timeoutMs,
+    2 * 60_000,
   );
 }
 
 /** What the committed Pulumi.sandbox.yaml fixes about the sandbox itself, so the sandbox is started to match it. */
-export function committedSandboxSettings(): { thanosVersion: string; vmAddress: string; bucket: string } {
+function committedSandboxSettings(): { thanosVersion: string; vmAddress: string; bucket: string } {
   const file = path.join(repoRoot, "Pulumi.sandbox.yaml");
   const config = (YAML.parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> }).config;
   const vms = config[`${PROJECT}:vms`] as { host: string }[];
@@ -426,7 +422,6 @@ export interface StartSandboxStackOptions {
   extraThanosVersions?: readonly string[];
   /** The VM Prometheus' block duration (default 2h); a short one makes blocks within minutes. */
   vmBlockDuration?: string;
-  passphrase?: string;
   log?: (line: string) => void;
 }
 
@@ -447,7 +442,7 @@ export async function startSandboxStack(options: StartSandboxStackOptions): Prom
     log: options.log,
   });
   try {
-    const stack = new PulumiStack({ dir: path.join(sandbox.runDir, "pulumi"), env: options.env, passphrase: options.passphrase });
+    const stack = new PulumiStack({ dir: path.join(sandbox.runDir, "pulumi"), env: options.env });
     const renderDir = path.join(stack.dir, "rendered");
     const { plain, secrets } = sandboxConfig({
       vmHostKey: sandbox.vm.hostKey,
