@@ -65,6 +65,15 @@ func checkType(urn string) error {
 	return nil
 }
 
+// propertiesOf decodes the properties of a request about a resource of the
+// one type this provider implements.
+func propertiesOf(urn string, s *structpb.Struct) (resource.PropertyMap, error) {
+	if err := checkType(urn); err != nil {
+		return nil, err
+	}
+	return unmarshal(s)
+}
+
 // logger returns the logf for one resource's operation.
 func (p *commandProvider) logger(ctx context.Context, urn string) logf {
 	return func(sev diag.Severity, ephemeral bool, msg string) {
@@ -121,10 +130,7 @@ func (p *commandProvider) Configure(context.Context, *pulumirpc.ConfigureRequest
 }
 
 func (p *commandProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	if err := checkType(req.GetUrn()); err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.GetNews())
+	news, err := propertiesOf(req.GetUrn(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
@@ -137,10 +143,7 @@ func (p *commandProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) 
 }
 
 func (p *commandProvider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	if err := checkType(req.GetUrn()); err != nil {
-		return nil, err
-	}
-	olds, err := unmarshal(req.GetOlds())
+	olds, err := propertiesOf(req.GetUrn(), req.GetOlds())
 	if err != nil {
 		return nil, err
 	}
@@ -163,10 +166,7 @@ func withOutputs(inputs resource.PropertyMap, stdout, stderr string, unknown boo
 }
 
 func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	if err := checkType(req.GetUrn()); err != nil {
-		return nil, err
-	}
-	inputs, err := unmarshal(req.GetProperties())
+	inputs, err := propertiesOf(req.GetUrn(), req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
@@ -194,10 +194,7 @@ func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateReque
 }
 
 func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	if err := checkType(req.GetUrn()); err != nil {
-		return nil, err
-	}
-	olds, err := unmarshal(req.GetOlds())
+	olds, err := propertiesOf(req.GetUrn(), req.GetOlds())
 	if err != nil {
 		return nil, err
 	}
@@ -231,10 +228,7 @@ func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateReque
 }
 
 func (p *commandProvider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
-	if err := checkType(req.GetUrn()); err != nil {
-		return nil, err
-	}
-	state, err := unmarshal(req.GetProperties())
+	state, err := propertiesOf(req.GetUrn(), req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
