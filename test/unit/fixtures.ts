@@ -1,10 +1,8 @@
-/** Shared stack configurations for the unit tests. Key material here is fake and only has the right shape. */
+/** Shared stack configurations for the unit tests. */
+import { FAKE_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY } from "../fixtures/fakeKeys";
 
-export const FAKE_SSH_KEY =
-  "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-FAKE-SSH-KEY-MATERIAL-7f3a\n-----END OPENSSH PRIVATE KEY-----\n";
+export { FAKE_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY };
 export const FAKE_OBJSTORE_SECRET = "objstore-secret-Zq81-never-in-plain-text";
-export const FAKE_TLS_KEY = "-----BEGIN PRIVATE KEY-----\nFAKE-TLS-KEY-MATERIAL-91bd\n-----END PRIVATE KEY-----\n";
-export const FAKE_CERT = "-----BEGIN CERTIFICATE-----\nMIIFAKECERT\n-----END CERTIFICATE-----\n";
 export const VM_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ2bN0oK1d3m8vQ7n5kq0ZbQeFh3k2m1yXq4t7w9sR1c";
 
 /** The reference setup: one VM Prometheus at 10.0.0.158, the in-cluster one behind Service sidecar in thanos. */

@@ -6,6 +6,7 @@ import type { VmSidecar as VmSidecarClass, VmSidecarArgs } from "../../component
 import { vmSidecarCommands } from "../../lib/vm/commands";
 import { DEFAULT_THANOS_DOWNLOAD } from "../../lib/vm/download";
 import { PAYLOAD_MAGIC } from "../../lib/vm/payload";
+import { FAKE_SSH_KEY, FAKE_SSH_KEY_MARKER, FAKE_TLS_KEY, FAKE_TLS_KEY_MARKER } from "../fixtures/fakeKeys";
 import { SETTINGS } from "./vm-fixtures";
 
 interface Registered {
@@ -31,9 +32,9 @@ void pulumi.runtime.setMocks(
 );
 
 const SECRET_KEY = "FAKE-S3-SECRET-KEY-0d8f3a";
-const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-SSH-PRIVATE-KEY-77c1\n-----END OPENSSH PRIVATE KEY-----\n";
-const TLS_KEY = "-----BEGIN PRIVATE KEY-----\nFAKE-TLS-KEY-5e2b\n-----END PRIVATE KEY-----\n";
-const SECRETS = [SECRET_KEY, "FAKE-SSH-PRIVATE-KEY-77c1", "FAKE-TLS-KEY-5e2b"];
+const PRIVATE_KEY = FAKE_SSH_KEY;
+const TLS_KEY = FAKE_TLS_KEY;
+const SECRETS = [SECRET_KEY, FAKE_SSH_KEY_MARKER, FAKE_TLS_KEY_MARKER];
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheVm";
 const BASTION_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfBastion";
 
