@@ -74,6 +74,16 @@ func propertiesOf(urn string, s *structpb.Struct) (resource.PropertyMap, error) 
 	return unmarshal(s)
 }
 
+// oldsAndNews decodes the two property sets of a Diff or Update request.
+func oldsAndNews(urn string, olds, news *structpb.Struct) (resource.PropertyMap, resource.PropertyMap, error) {
+	o, err := propertiesOf(urn, olds)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := unmarshal(news)
+	return o, n, err
+}
+
 // logger returns the logf for one resource's operation.
 func (p *commandProvider) logger(ctx context.Context, urn string) logf {
 	return func(sev diag.Severity, ephemeral bool, msg string) {
@@ -143,11 +153,7 @@ func (p *commandProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) 
 }
 
 func (p *commandProvider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := propertiesOf(req.GetUrn(), req.GetOlds())
-	if err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.GetNews())
+	olds, news, err := oldsAndNews(req.GetUrn(), req.GetOlds(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
@@ -194,11 +200,7 @@ func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateReque
 }
 
 func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	olds, err := propertiesOf(req.GetUrn(), req.GetOlds())
-	if err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.GetNews())
+	olds, news, err := oldsAndNews(req.GetUrn(), req.GetOlds(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
