@@ -3,7 +3,6 @@
 // Prometheus replicas with sidecars standing in for the in-cluster pods. The stack's configuration is built from the
 // sandbox's addresses and parsed by the project's own schema, so the VM commands, their stdin payload and the
 // querier's arguments come from the same functions the components call, not from copies.
-import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -24,7 +23,7 @@ import { freePorts, httpRequest, LOOPBACK } from "./ports";
 import { createRunDir, ProcessRegistry } from "./process";
 import { renderPrometheusConfig, startHostPrometheus, type HostPrometheus } from "./prometheus";
 import { startQuerier, startSidecar, thanosBinary, thanosReleaseDir, type HostSidecar, type HostThanos } from "./thanos";
-import { PROMETHEUS_DATA_DIR, Vm, type PrometheusOptions } from "./vm";
+import { PROMETHEUS_DATA_DIR, runSsh, Vm, type PrometheusOptions } from "./vm";
 
 export const VM_CLUSTER = "prom_vm";
 export const K8S_CLUSTER = "prom_k8s";
@@ -222,7 +221,7 @@ export class GlobalViewSandbox {
   async runOnVm(name: string, command: string, options: RunOnVmOptions = {}): Promise<VmCommandResult> {
     this.sent.push(command);
     const started = Date.now();
-    const { code, stdout, stderr } = await runSsh(this.sshArgs(options.target), command, options.stdin ?? "", options.timeoutMs ?? 120_000);
+    const { code, stdout, stderr } = await runSsh(this.sshArgs(options.target), command, { stdin: options.stdin, timeoutMs: options.timeoutMs });
     const result = { name, code, stdout, stderr, durationMs: Date.now() - started };
     fs.mkdirSync(path.dirname(this.transcriptFile), { recursive: true });
     fs.appendFileSync(
@@ -338,29 +337,6 @@ export class GlobalViewSandbox {
 function vmHost(host: StackConfig["vms"][number]["host"]): string {
   if (typeof host !== "string") throw new Error("the sandbox's VM host must be a literal address");
   return host;
-}
-
-function runSsh(args: readonly string[], command: string, stdin: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("ssh", [...args, "--", command], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (code !== null) resolve({ code, stdout, stderr });
-      else reject(new Error(`ssh ${args.at(-1)} killed by ${signal} after ${timeoutMs} ms; stderr so far:\n${stderr}`));
-    });
-    // The command may exit without reading its input.
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(stdin);
-  });
 }
 
 /** The stack configuration for the sandbox: its VM, MinIO and mirror, and the two host sidecars as extra endpoints. */

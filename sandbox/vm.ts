@@ -220,27 +220,7 @@ export class Vm {
 
   /** Runs a shell command in the VM over ssh. Rejects only when ssh cannot be run or times out. */
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn("ssh", [...this.sshArgs(), "--", command], { stdio: ["pipe", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-      const timeoutMs = opts.timeoutMs ?? 120_000;
-      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-      child.on("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      child.on("close", (code, signal) => {
-        clearTimeout(timer);
-        if (code !== null) resolve({ code, stdout, stderr });
-        else reject(new Error(`ssh ${this.address} "${command}" killed by ${signal} (timeout ${timeoutMs} ms?)`));
-      });
-      // The command may exit without reading its input.
-      child.stdin.on("error", () => undefined);
-      child.stdin.end(opts.stdin ?? "");
-    });
+    return runSsh(this.sshArgs(), command, opts);
   }
 
   /**
@@ -635,4 +615,32 @@ function within(p: Promise<void>, ms: number): Promise<boolean> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Runs one command over ssh with the given arguments (the destination last), feeding stdin. Resolves with the exit
+ * code and output; rejects only when ssh cannot run or outlives the timeout.
+ */
+export function runSsh(args: readonly string[], command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  return new Promise((resolve, reject) => {
+    const child = spawn("ssh", [...args, "--", command], { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (code !== null) resolve({ code, stdout, stderr });
+      else reject(new Error(`ssh ${args.at(-1)} killed by ${signal} after ${timeoutMs} ms; stderr so far:\n${stderr}`));
+    });
+    // The command may exit without reading its input.
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(opts.stdin ?? "");
+  });
 }
