@@ -8,15 +8,22 @@ gb_die() { gb_log "error: $*"; exit 1; }
 
 gb_cache_root() { printf '%s\n' "${XDG_CACHE_HOME:-$HOME/.cache}/thanos-global-view"; }
 
-# Installs a Debian package when a command is missing, so the scripts work on a fresh machine.
-gb_need_cmd() {
-  local cmd=$1 pkg=$2
-  command -v "$cmd" >/dev/null && return 0
-  gb_log "installing $pkg (for $cmd)"
-  if ! apt-get install -y --no-install-recommends "$pkg" >&2; then
-    apt-get update >&2
-    apt-get install -y --no-install-recommends "$pkg" >&2
-  fi
+# The scripts/ directory, for scripts/install-host-packages.
+GB_SCRIPTS_DIR=$(dirname "${BASH_SOURCE[0]}")/..
+
+# gb_need_cmds CMD:PKG...: installs the Debian packages of the commands that are missing, all at once (one apt-get
+# update and one apt-get install, through scripts/install-host-packages), so the scripts work on a fresh machine.
+gb_need_cmds() {
+  local pair cmds=() pkgs=()
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null && continue
+    cmds+=("${pair%%:*}")
+    pkgs+=("${pair#*:}")
+  done
+  ((${#pkgs[@]})) || return 0
+  gb_log "installing ${pkgs[*]} (for ${cmds[*]})"
+  # Its apt-get output would mix into the result the build scripts print on stdout.
+  "$GB_SCRIPTS_DIR/install-host-packages" "${pkgs[@]}" >&2
 }
 
 gb_need_go() {
@@ -67,13 +74,11 @@ gb_module_download() {
 # the module in GB_TMP, because `go install module@version` refuses modules whose go.mod has replace directives.
 # TAGS is a comma-separated build tag list (default netgo).
 gb_build_from_copy() {
-  local src=$1 pkg=$2 out=$3 ldflags=$4 tags=${5:-netgo} arch
-  arch=$(go env GOARCH)
+  local src=$1 pkg=$2 out=$3 ldflags=$4 tags=${5:-netgo}
   cp -R "$src/." "$GB_TMP/src"
   chmod -R u+w "$GB_TMP/src"
-  gb_log "building $pkg for linux/$arch (this takes minutes on a cold Go build cache)"
-  (cd "$GB_TMP/src" && CGO_ENABLED=0 GOOS=linux GOARCH="$arch" \
-    go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$out" "$pkg")
+  gb_log "building $pkg for linux/$(go env GOARCH) (this takes minutes on a cold Go build cache)"
+  (cd "$GB_TMP/src" && CGO_ENABLED=0 GOOS=linux go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$out" "$pkg")
 }
 
 # gb_publish FINAL_DIR: moves GB_TMP/out into place with a rename, so readers never see a half-built cache entry.
