@@ -8,7 +8,7 @@ import { renderInstallScript } from "./install";
 import { renderPreflightScript } from "./preflight";
 import { renderPrometheusSetupScript } from "./prometheusSetup";
 import { remoteCommand } from "./shell";
-import type { SidecarScriptInput } from "./sidecarScriptInput";
+import { sidecarScriptVariables, type SidecarScriptInput } from "./sidecarScriptInput";
 import type { ThanosDownload, VmSidecarSettings } from "./types";
 
 export interface VmSidecarCommandInput {
@@ -57,12 +57,14 @@ function scriptInput(input: VmSidecarCommandInput): SidecarScriptInput {
 
 export function vmSidecarCommands(input: VmSidecarCommandInput): VmSidecarCommands {
   const script = scriptInput(input);
+  // Rendered once: the thanos sources and the unit template are the same in all three scripts.
+  const variables = sidecarScriptVariables(script);
   const sudo = input.ssh.user !== "root";
   const setup = input.settings.configurePrometheus;
   return {
-    install: remoteCommand(renderInstallScript(script), { sudo, name: "thanos-global-view-install" }),
-    delete: remoteCommand(renderDeleteScript(script), { sudo, name: "thanos-global-view-delete" }),
-    preflight: remoteCommand(renderPreflightScript(script), { sudo, name: "thanos-global-view-preflight" }),
+    install: remoteCommand(renderInstallScript(script, variables), { sudo, name: "thanos-global-view-install" }),
+    delete: remoteCommand(renderDeleteScript(script, variables), { sudo, name: "thanos-global-view-delete" }),
+    preflight: remoteCommand(renderPreflightScript(script, variables), { sudo, name: "thanos-global-view-preflight" }),
     ...(setup && {
       prometheusSetup: remoteCommand(
         renderPrometheusSetupScript({

@@ -5,7 +5,7 @@
  * its sidecar running.
  */
 import { MESSAGES, OWNER_MARKER, PRELUDE, REQUIREMENTS } from "./bashLib";
-import { bash, renderScript } from "./shell";
+import { bash, renderScript, type ScriptValue } from "./shell";
 import { sidecarScriptVariables, type SidecarScriptInput } from "./sidecarScriptInput";
 
 const MAIN = bash`
@@ -37,7 +37,11 @@ main() {
 /** Every function of the delete script; the script itself calls main. */
 export const DELETE_FUNCTIONS = [PRELUDE, MESSAGES, REQUIREMENTS, OWNER_MARKER, MAIN].join("");
 
-export function renderDeleteScript(input: SidecarScriptInput): string {
+/** `variables` lets a caller that renders several scripts compute sidecarScriptVariables(input) once. */
+export function renderDeleteScript(
+  input: SidecarScriptInput,
+  variables: Record<string, ScriptValue> = sidecarScriptVariables(input),
+): string {
   const title = `thanos-global-view sidecar delete for VM ${input.settings.name}`;
-  return renderScript(title, sidecarScriptVariables(input), `${DELETE_FUNCTIONS}main\n`);
+  return renderScript(title, variables, `${DELETE_FUNCTIONS}main\n`);
 }

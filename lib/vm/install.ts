@@ -5,7 +5,7 @@
 import { HTTP, JOURNAL, MESSAGES, OWNER_MARKER, PRELUDE, PROMETHEUS_API, REQUIREMENTS } from "./bashLib";
 import { READ_PAYLOAD } from "./payload";
 import { PREFLIGHT } from "./preflight";
-import { bash, renderScript } from "./shell";
+import { bash, renderScript, type ScriptValue } from "./shell";
 import { sidecarScriptVariables, type SidecarScriptInput } from "./sidecarScriptInput";
 
 /** Download, verify and atomically install the release for this CPU, unless that version is already there. */
@@ -310,7 +310,11 @@ export const INSTALL_FUNCTIONS = [
   MAIN,
 ].join("");
 
-export function renderInstallScript(input: SidecarScriptInput): string {
+/** `variables` lets a caller that renders several scripts compute sidecarScriptVariables(input) once. */
+export function renderInstallScript(
+  input: SidecarScriptInput,
+  variables: Record<string, ScriptValue> = sidecarScriptVariables(input),
+): string {
   const title = `thanos-global-view sidecar install for VM ${input.settings.name}`;
-  return renderScript(title, sidecarScriptVariables(input), `${INSTALL_FUNCTIONS}main\n`);
+  return renderScript(title, variables, `${INSTALL_FUNCTIONS}main\n`);
 }

@@ -3,7 +3,7 @@
  * naming the VM, what is wrong and the fix.
  */
 import { HTTP, MESSAGES, PRELUDE, PROMETHEUS_API, REQUIREMENTS } from "./bashLib";
-import { bash, renderScript } from "./shell";
+import { bash, renderScript, type ScriptValue } from "./shell";
 import { sidecarScriptVariables, type SidecarScriptInput } from "./sidecarScriptInput";
 
 export const PREFLIGHT = bash`
@@ -100,7 +100,11 @@ main() {
 `,
 ].join("");
 
-export function renderPreflightScript(input: SidecarScriptInput): string {
+/** `variables` lets a caller that renders several scripts compute sidecarScriptVariables(input) once. */
+export function renderPreflightScript(
+  input: SidecarScriptInput,
+  variables: Record<string, ScriptValue> = sidecarScriptVariables(input),
+): string {
   const title = `thanos-global-view preflight for VM ${input.settings.name}`;
-  return renderScript(title, sidecarScriptVariables(input), `${PREFLIGHT_FUNCTIONS}main\n`);
+  return renderScript(title, variables, `${PREFLIGHT_FUNCTIONS}main\n`);
 }
