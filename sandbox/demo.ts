@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { K8S_CLUSTER } from "./globalView";
-import { processesMentioning } from "./process";
+import { processesMentioning, sleep } from "./process";
 import {
   querierArgEndpoints,
   startRenderedQuerier,
@@ -60,7 +60,6 @@ function keeperPid(): number | undefined {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Prints the keeper's log from `offset` as it grows, until `done()` holds or the time runs out; returns the offset

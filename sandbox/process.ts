@@ -138,7 +138,8 @@ export function startProcess(options: StartProcessOptions): ManagedProcess {
   return managed;
 }
 
-function tailOfFile(file: string, lines: number): string {
+/** The last lines of a log file, or a note that there is none. */
+export function tailOfFile(file: string, lines = 30): string {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
@@ -208,7 +209,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Files under `dir` (recursively) whose contents include `needle`, e.g. to prove a secret is in no log. */
 export function filesContaining(dir: string, needle: string): string[] {

@@ -6,9 +6,10 @@
 // Needs root.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
-import * as YAML from "yaml";
+import { isListening } from "./ports";
+import { sleep, tailOfFile } from "./process";
+import { renderPrometheusConfig } from "./prometheus";
 
 const repoRoot = path.resolve(__dirname, "..");
 
@@ -69,15 +70,6 @@ export interface ExecOptions {
   timeoutMs?: number;
 }
 
-/** The fields of @pulumi/command's `remote.Command` `connection` input. */
-export interface SshConnection {
-  host: string;
-  port: number;
-  user: string;
-  privateKey: string;
-  hostKey: string;
-}
-
 const STOP_TIMEOUT_MS = 20_000;
 // In each VM directory: the PID of the process that started it, and nspawn's PID.
 const OWNER_FILE = "owner.pid";
@@ -115,7 +107,8 @@ export class Vm {
   readonly consoleLog: string;
   private key = "";
   private hostPublicKey = "";
-  private settings: PrometheusSettings;
+  /** Prometheus settings written into the image before boot. */
+  private readonly bootPrometheus: PrometheusSettings;
   private nspawn: ChildProcess | undefined;
   /** The container's systemd; found once sshd answers, so it can be killed even if nspawn died first. */
   private initPid = 0;
@@ -135,7 +128,7 @@ export class Vm {
     this.privateKeyFile = path.join(dir, "id_ed25519");
     this.knownHostsFile = path.join(dir, "known_hosts");
     this.consoleLog = path.join(dir, "console.log");
-    this.settings = resolvePrometheus(prometheus);
+    this.bootPrometheus = resolvePrometheus(prometheus);
   }
 
   /** Mounts a fresh root filesystem, makes this boot's keys, boots it and waits until sshd answers. */
@@ -152,7 +145,7 @@ export class Vm {
     // A listener already there (a VM left from a crashed run, or a host service on a wildcard address) would make
     // sshd or Prometheus fail to bind, or worse, answer in their place.
     for (const port of [sshPort, PROMETHEUS_PORT]) {
-      if (await answers(address, port)) throw new Error(`${address}:${port} is in use; stop what listens there`);
+      if (await isListening(port, address)) throw new Error(`${address}:${port} is in use; stop what listens there`);
     }
     const vm = new Vm(name, address, sshPort, fs.mkdtempSync(path.join(workDir, `${name}-`)), opts.prometheus ?? {});
     fs.writeFileSync(path.join(vm.dir, OWNER_FILE), `${process.pid}\n`);
@@ -164,7 +157,7 @@ export class Vm {
       if (opts.waitForPrometheus ?? true) await vm.waitForPrometheus(deadline);
       return vm;
     } catch (err) {
-      const consoleTail = tail(vm.consoleLog);
+      const consoleTail = tailOfFile(vm.consoleLog);
       const cleanup = await vm.stop().then(
         () => "",
         (e: unknown) => `\ncleanup failed too: ${String(e)}`,
@@ -186,18 +179,9 @@ export class Vm {
     return this.hostPublicKey;
   }
 
-  get prometheus(): PrometheusSettings {
-    return structuredClone(this.settings);
-  }
-
   /** nspawn's PID (0 before boot). */
   get pid(): number {
     return this.nspawn?.pid ?? 0;
-  }
-
-  get connection(): SshConnection {
-    const { address: host, sshPort: port, user, privateKey, hostKey } = this;
-    return { host, port, user, privateKey, hostKey };
   }
 
   /** ssh's argument list up to the destination; append a command. */
@@ -243,7 +227,6 @@ export class Vm {
     ].join(" && ");
     const r = await this.exec(script);
     if (r.code !== 0) throw new Error(`reconfiguring Prometheus failed (${r.code}): ${r.stderr}`);
-    this.settings = settings;
     if (waitReady) await this.waitForPrometheus(Date.now() + timeoutMs);
   }
 
@@ -325,8 +308,8 @@ export class Vm {
     );
     fs.writeFileSync(etc("hostname"), `${this.name}\n`);
     fs.writeFileSync(etc("hosts"), `127.0.0.1 localhost\n${this.address} ${this.name}\n::1 localhost ip6-localhost\n`);
-    fs.writeFileSync(etc("prometheus/prometheus.yml"), prometheusConfig(this.address, this.settings));
-    fs.writeFileSync(etc("default/prometheus"), prometheusDefaults(this.address, this.settings));
+    fs.writeFileSync(etc("prometheus/prometheus.yml"), prometheusConfig(this.address, this.bootPrometheus));
+    fs.writeFileSync(etc("default/prometheus"), prometheusDefaults(this.address, this.bootPrometheus));
   }
 
   private boot(): void {
@@ -411,13 +394,9 @@ function resolvePrometheus(o: PrometheusOptions): PrometheusSettings {
   return s;
 }
 
+/** prometheus.yml for the VM: it scrapes itself on its own address. */
 function prometheusConfig(address: string, s: PrometheusSettings): string {
-  const global: Record<string, unknown> = { scrape_interval: s.scrapeInterval, evaluation_interval: s.scrapeInterval };
-  if (Object.keys(s.externalLabels).length > 0) global.external_labels = s.externalLabels;
-  return YAML.stringify({
-    global,
-    scrape_configs: [{ job_name: "prometheus", static_configs: [{ targets: [`${address}:${PROMETHEUS_PORT}`] }] }],
-  });
+  return renderPrometheusConfig({ externalLabels: s.externalLabels, scrapeInterval: s.scrapeInterval, selfTarget: `${address}:${PROMETHEUS_PORT}` });
 }
 
 function prometheusDefaults(address: string, s: PrometheusSettings): string {
@@ -438,19 +417,6 @@ function checkAddress(address: string): void {
     // 127.0.0.1 is the host's own loopback: VM services there would collide with host services.
     throw new Error(`VM address must be a 127.0.0.0/8 host address other than 127.0.0.1: ${address}`);
   }
-}
-
-function answers(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port, timeout: 1_000 });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-    socket.once("timeout", () => done(false));
-  });
 }
 
 /** Host PIDs below pid, parents before children, from /proc. */
@@ -594,14 +560,6 @@ function readProc(pid: number, file: string): string {
   }
 }
 
-function tail(file: string, lines = 30): string {
-  try {
-    return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "";
-  }
-}
-
 /** Whether p settles within ms; the timer is cleared so it never holds the process open. */
 function within(p: Promise<void>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -611,10 +569,6 @@ function within(p: Promise<void>, ms: number): Promise<boolean> {
       resolve(true);
     });
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
