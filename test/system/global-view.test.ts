@@ -113,7 +113,10 @@ test("install over SSH: downloads from the mirror, verifies sha256, private objs
   const expectedSha256 = new RegExp(`^([0-9a-f]{64}) +${tarballName.replaceAll(".", "\\.")}$`, "m").exec(sums)![1];
   assert.ok(result.stdout.includes(`downloading ${sandbox.mirror.tarballUrl(VERSION)}\n`), report(result));
   assert.ok(result.stdout.includes(`installed thanos ${VERSION} (amd64, sha256 ${expectedSha256})`), report(result));
-  assert.match(result.stdout, /restarted thanos-sidecar\.service: ready at http:\/\/127\.0\.0\.3:10902\/-\/ready \(thanos 0\.42\.4 as prometheus\)/);
+  assert.ok(
+    result.stdout.includes(`restarted thanos-sidecar.service: ready at http://${VM_ADDRESS}:10902/-/ready (thanos ${VERSION} as prometheus)`),
+    report(result),
+  );
   assert.deepEqual(
     sandbox.mirror.requests().map((r) => `${r.method} ${r.file} ${r.version} ${r.status}`),
     [`GET tarball ${VERSION} 200`, `GET sha256sums ${VERSION} 200`],
@@ -483,14 +486,12 @@ test("destroy: the delete script removes the sidecar; Prometheus keeps running w
 test("secrets: the object-store secret key is in no command string, journal line, sandbox log or test output", { timeout: 60_000 }, async () => {
   const secret = sandbox.secretKey;
   assert.ok(secret.startsWith(SECRET_KEY_MARKER));
-  // It did travel, on stdin only.
+  // Positive control: the secret did travel, in the stdin payload.
   assert.ok(sandbox.vmPayload().includes(Buffer.from(renderObjstoreYaml(sandbox.objstoreSettings, secret)).toString("base64")));
 
   const commands = sandbox.commandsSent();
   assert.ok(commands.filter((command) => command.includes("thanos-global-view-install")).length >= 8);
   assert.deepEqual(commands.filter((command) => command.includes(secret)), []);
-  const rendered = sandbox.vmCommands(current);
-  assert.deepEqual(Object.values(rendered).filter((command) => command.includes(secret)), []);
 
   const journal = await sandbox.vmJournal();
   assert.match(journal, /thanos\[\d+\]: .*level=debug/);

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { renderObjstoreYaml } from "../../lib/objstore";
+import { DEFAULT_THANOS_VERSION } from "../../lib/thanosVersion";
 import { startThanosMirror, type ThanosMirror } from "../../sandbox/mirror";
 import { minioBinary, SECRET_KEY_MARKER, startMinio, type MinioServer } from "../../sandbox/minio";
 import { freePorts, httpRequest, listeningPorts } from "../../sandbox/ports";
@@ -22,7 +23,7 @@ import {
   type HostThanos,
 } from "../../sandbox/thanos";
 
-const VERSION = "0.42.4";
+const VERSION = DEFAULT_THANOS_VERSION;
 const BUCKET = "thanos";
 const LABELS = { cluster: "prom_k8s", prometheus_replica: "0" };
 
