@@ -110,8 +110,8 @@ export interface BucketBlock {
   uploadedAt: Date;
 }
 
-/** The stack configuration as `pulumi.runtime.allConfig()` returns it, and which keys are secret. */
-export interface RawStackConfig {
+/** The sandbox's stack configuration as `pulumi.runtime.allConfig()` returns it, and which keys are secret. */
+interface SandboxConfigValues {
   values: Record<string, string>;
   secretKeys: string[];
 }
@@ -150,7 +150,6 @@ export class GlobalViewSandbox {
     readonly k8sSidecars: readonly [HostSidecar, HostSidecar],
     /** Release directories by version, as the mirror serves them. */
     readonly releases: readonly ThanosRelease[],
-    readonly rawConfig: RawStackConfig,
     readonly config: StackConfig,
   ) {
     const entry = this.vmEntry;
@@ -349,7 +348,7 @@ function sandboxStackConfig(input: {
   vmName: string;
   readyTimeoutSeconds: number;
   k8sSidecars: readonly HostSidecar[];
-}): RawStackConfig {
+}): SandboxConfigValues {
   const key = (name: string) => `${PROJECT}:${name}`;
   const { vm } = input;
   return {
@@ -451,7 +450,7 @@ export async function startGlobalViewSandbox(options: GlobalViewSandboxOptions =
       k8sSidecars,
     });
     const config = parseStackConfig(rawConfig.values, new Set(rawConfig.secretKeys));
-    return new GlobalViewSandbox(runDir, registry, mirror, minio, bucket, vm, vmPrometheus, [k8s0, k8s1], k8sSidecars, releases, rawConfig, config);
+    return new GlobalViewSandbox(runDir, registry, mirror, minio, bucket, vm, vmPrometheus, [k8s0, k8s1], k8sSidecars, releases, config);
   } catch (error) {
     await registry.stopAll().catch((cleanup: Error) => {
       (error as Error).message += `\n(cleanup failed too: ${cleanup.message})`;
