@@ -204,8 +204,7 @@ func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateReque
 	if err != nil {
 		return nil, err
 	}
-	previous := decodeCommand(olds)
-	stdout, stderr := previous.previousStdout, previous.previousStderr
+	stdout, stderr := getString(olds, "stdout"), getString(olds, "stderr")
 	if req.GetPreview() {
 		s, err := marshal(withOutputs(news, stdout, stderr, diffInputs(olds, news, nil).Changes != pulumirpc.DiffResponse_DIFF_NONE))
 		return &pulumirpc.UpdateResponse{Properties: s}, err

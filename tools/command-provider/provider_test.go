@@ -6,10 +6,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -122,6 +124,17 @@ func TestDiff(t *testing.T) {
 			}
 			if resp.GetChanges() != wantChanges || !resp.GetHasDetailedDiff() {
 				t.Errorf("changes %v (detailed %v), want %v", resp.GetChanges(), resp.GetHasDetailedDiff(), wantChanges)
+			}
+			// Diffs lists the changed top-level keys of the detailed diff.
+			var wantDiffs []string
+			for path := range tt.want {
+				if k, _, _ := strings.Cut(path, "["); !slices.Contains(wantDiffs, k) {
+					wantDiffs = append(wantDiffs, k)
+				}
+			}
+			slices.Sort(wantDiffs)
+			if gotDiffs := slices.Sorted(slices.Values(resp.GetDiffs())); !slices.Equal(gotDiffs, wantDiffs) {
+				t.Errorf("diffs %v, want %v", resp.GetDiffs(), wantDiffs)
 			}
 			if !slices.Equal(resp.GetReplaces(), tt.replaces) {
 				t.Errorf("replaces %v, want %v", resp.GetReplaces(), tt.replaces)
@@ -319,7 +332,20 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("second run diff: %v %v", diff, err)
 	}
 
-	newInputs := check(t, p, serverInputs(srv, "echo v2"))
+	// Unchanged inputs: the update preview keeps the known outputs.
+	same, err := p.Update(ctx, &pulumirpc.UpdateRequest{Urn: testURN, Olds: created.GetProperties(), News: inputs, Preview: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustUnmarshal(t, same.GetProperties()); !got["stdout"].DeepEquals(str("out\nthe secret payload")) ||
+		!got["stderr"].DeepEquals(str("err")) {
+		t.Errorf("no-change update preview: stdout %v, stderr %v, want the old outputs", got["stdout"], got["stderr"])
+	}
+
+	v2 := serverInputs(srv, "echo v2")
+	v2["update"] = str("echo updating; cat")
+	v2["addPreviousOutputInEnv"] = resource.NewBoolProperty(true)
+	newInputs := check(t, p, v2)
 	updPreview, err := p.Update(ctx, &pulumirpc.UpdateRequest{Urn: testURN, Olds: created.GetProperties(), News: newInputs, Preview: true})
 	if err != nil {
 		t.Fatal(err)
@@ -330,29 +356,88 @@ func TestLifecycle(t *testing.T) {
 	if n := srv.connections.Load(); n != 1 {
 		t.Fatalf("%d connections after create and an update preview, want 1", n)
 	}
+	// Each later step gets a fresh log, so that it shows only that step's output.
+	updateLog := &recordingLog{}
+	p.engine = updateLog
 	updated, err := p.Update(ctx, &pulumirpc.UpdateRequest{Urn: testURN, Olds: created.GetProperties(), News: newInputs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := mustUnmarshal(t, updated.GetProperties())["stdout"]; !got.DeepEquals(str("v2")) {
-		t.Errorf("update without an update command should run create: stdout %v", got)
+	if got := mustUnmarshal(t, updated.GetProperties())["stdout"]; !got.DeepEquals(str("updating\nthe secret payload")) {
+		t.Errorf("update should run the update command: stdout %v", got)
+	}
+	// addPreviousOutputInEnv: the test server refuses env requests, as an
+	// sshd without AcceptEnv does, so each previous output is a warning.
+	for _, name := range []string{"PULUMI_COMMAND_STDOUT", "PULUMI_COMMAND_STDERR"} {
+		if !strings.Contains(updateLog.all(), "warning: Unable to set '"+name+"'.") {
+			t.Errorf("no AcceptEnv warning for %s:\n%s", name, updateLog.all())
+		}
 	}
 
-	if _, err := p.Delete(ctx, &pulumirpc.DeleteRequest{Urn: testURN, Properties: updated.GetProperties()}); err != nil {
+	fallbackLog := &recordingLog{}
+	p.engine = fallbackLog
+	v3 := check(t, p, serverInputs(srv, "echo v3"))
+	fellBack, err := p.Update(ctx, &pulumirpc.UpdateRequest{Urn: testURN, Olds: updated.GetProperties(), News: v3})
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"echo out; echo err >&2; cat", "echo v2", "echo deleting; cat"}
+	if got := mustUnmarshal(t, fellBack.GetProperties())["stdout"]; !got.DeepEquals(str("v3")) {
+		t.Errorf("update without an update command should run create: stdout %v", got)
+	}
+	if strings.Contains(fallbackLog.all(), "Unable to set") {
+		t.Errorf("addPreviousOutputInEnv false, yet previous outputs were passed:\n%s", fallbackLog.all())
+	}
+
+	deleteLog := &recordingLog{}
+	p.engine = deleteLog
+	if _, err := p.Delete(ctx, &pulumirpc.DeleteRequest{Urn: testURN, Properties: fellBack.GetProperties()}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"echo out; echo err >&2; cat", "echo updating; cat", "echo v3", "echo deleting; cat"}
 	if got := srv.ran(); !slices.Equal(got, want) {
 		t.Errorf("commands run %q, want %q", got, want)
 	}
-	if !strings.Contains(log.all(), "status info: the secret payload") {
-		t.Errorf("delete did not get the stored stdin:\n%s", log.all())
+	if !strings.Contains(deleteLog.all(), "status info: the secret payload") {
+		t.Errorf("delete did not get the stored stdin:\n%s", deleteLog.all())
+	}
+}
+
+// TestCancel: the engine's Cancel ends a running command.
+func TestCancel(t *testing.T) {
+	srv := startSSHServer(t)
+	log := &recordingLog{}
+	p := newProvider(log, "1.2.1")
+	// The loop ends on its own once the closed connection breaks its stdout.
+	in := check(t, p, serverInputs(srv, "echo started; while sleep 0.1; do echo .; done"))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Create(context.Background(), &pulumirpc.CreateRequest{Urn: testURN, Properties: in})
+		errc <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.all(), "status info: started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("command did not start:\n%s", log.all())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := p.Cancel(context.Background(), &emptypb.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Error("cancelled create succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Cancel did not end the running command")
 	}
 }
 
 func TestCommandFailure(t *testing.T) {
 	srv := startSSHServer(t)
-	p := newProvider(&recordingLog{}, "1.2.1")
+	log := &recordingLog{}
+	p := newProvider(log, "1.2.1")
 	in := serverInputs(srv, "echo partial; echo broken >&2; exit 3")
 	in["logging"] = str("none")
 	_, err := p.Create(context.Background(), &pulumirpc.CreateRequest{Urn: testURN, Properties: check(t, p, in)})
@@ -361,6 +446,9 @@ func TestCommandFailure(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), prefix) ||
 		!strings.Contains(err.Error(), "partial\n") || !strings.Contains(err.Error(), "broken\n") {
 		t.Errorf("error %q, want %q and both output lines", err, prefix)
+	}
+	if got := log.all(); got != "" {
+		t.Errorf("logging none, yet the engine got:\n%s", got)
 	}
 
 	in["create"] = resource.MakeSecret(str("exit 1"))
