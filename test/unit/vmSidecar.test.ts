@@ -183,12 +183,25 @@ describe("VmSidecar", () => {
       tls: { caCert: pulumi.secret("CA-PEM"), cert: pulumi.secret("CERT-PEM"), key: pulumi.secret(TLS_KEY) },
       settings: { ...SETTINGS, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } },
     });
+    const expected: Record<string, string[]> = {
+      "vm-e-prometheus-setup": ["create", "update"],
+      "vm-e-sidecar": ["create", "update", "delete"],
+    };
+    const checked: string[] = [];
     for (const entry of registered.filter((candidate) => candidate.type === "command:remote:Command")) {
       for (const field of ["create", "update", "delete"]) {
         const text = JSON.stringify(entry.inputs[field] ?? "");
         for (const secret of SECRETS) assert.ok(!text.includes(secret), `${entry.name}.${field} holds ${secret}`);
+        if (expected[entry.name]?.includes(field)) {
+          // An empty or unrendered command would hold no secret either: each must carry its script.
+          assert.ok(text.includes("#!/bin/bash"), `${entry.name}.${field} holds no script`);
+          assert.ok(text.includes(SETTINGS.name), `${entry.name}.${field} does not name the VM`);
+          checked.push(`${entry.name}.${field}`);
+        }
       }
     }
+    const wanted = Object.entries(expected).flatMap(([name, fields]) => fields.map((field) => `${name}.${field}`));
+    assert.deepEqual(checked.sort(), wanted.sort());
     for (const output of [sidecar.grpcAddress, sidecar.httpAddress]) {
       assert.equal(await pulumi.isSecret(output), false);
       for (const secret of SECRETS) assert.ok(!(await valueOf(output)).includes(secret));
