@@ -6,10 +6,7 @@ import { vmSidecarCommands } from "../lib/vm/commands";
 import { sidecarSecrets, vmSidecarPayload } from "../lib/vm/payload";
 import type { ThanosDownload, VmSidecarSettings } from "../lib/vm/types";
 
-export type { ThanosDownload, VmSidecarSettings } from "../lib/vm/types";
-export { DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE, DEFAULT_THANOS_URL_TEMPLATE } from "../lib/vm/download";
-
-export interface SshProxy {
+interface SshProxy {
   host: string;
   port: number;
   user: string;
@@ -17,7 +14,7 @@ export interface SshProxy {
   hostKey?: string;
 }
 
-export interface VmSshConnection {
+interface VmSshConnection {
   host: pulumi.Input<string>;
   port: number;
   /** Not root: the scripts then run through `sudo -n`, so the user needs passwordless sudo. */
@@ -43,7 +40,7 @@ export interface VmSidecarArgs {
 }
 
 /** An unreachable VM fails within about a minute instead of the provider's default 10 dials of 15 s. */
-export const DIAL_ERROR_LIMIT = 5;
+const DIAL_ERROR_LIMIT = 5;
 export const PER_DIAL_TIMEOUT_SECONDS = 10;
 
 function sshConnection(connection: VmSshConnection): command.types.input.remote.ConnectionArgs {

@@ -11,7 +11,7 @@ export const DEFAULT_THANOS_DOWNLOAD: ThanosDownload = {
 };
 
 /** Where one arch's release comes from and how it is checked. */
-export interface ThanosSource {
+interface ThanosSource {
   tarballUrl: string;
   sha256sumsUrl: string;
   /** The release's file name, as listed in sha256sums.txt (a mirror may serve it under another URL). */

@@ -13,7 +13,7 @@ import { bash } from "./shell";
 
 export const PAYLOAD_MAGIC = "thanos-global-view-payload v1";
 
-export interface VmSidecarSecrets {
+interface VmSidecarSecrets {
   /** renderObjstoreYaml's output. */
   objstoreYaml: string;
   /** gRPC server TLS for the sidecar, all PEM. */

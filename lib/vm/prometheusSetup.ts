@@ -12,9 +12,9 @@ import { LOCK_PATH } from "./paths";
 import { bash, renderScript, type ScriptValue } from "./shell";
 import type { PrometheusSetup } from "./types";
 
-export const PROMETHEUS_DEFAULTS_FILE = "/etc/default/prometheus";
+const PROMETHEUS_DEFAULTS_FILE = "/etc/default/prometheus";
 export const PROMETHEUS_CONFIG_FILE = "/etc/prometheus/prometheus.yml";
-export const PROMETHEUS_UNIT = "prometheus.service";
+const PROMETHEUS_UNIT = "prometheus.service";
 /** WAL replay after a restart can take minutes on a big TSDB. */
 const MIN_PROMETHEUS_READY_SECONDS = 300;
 

@@ -57,7 +57,7 @@ export function renderScript(title: string, variables: Record<string, ScriptValu
   ].join("\n");
 }
 
-export interface RemoteCommandOptions {
+interface RemoteCommandOptions {
   /** Run through `sudo -n` (the SSH user is not root and has passwordless sudo). */
   sudo: boolean;
   /** $0 of the script, shown in bash's own error messages. */
