@@ -9,7 +9,7 @@
  */
 import { HTTP, JOURNAL, MESSAGES, PRELUDE, PROMETHEUS_API, REQUIREMENTS } from "./bashLib";
 import { LOCK_PATH } from "./paths";
-import { bash, renderScript, type ScriptValue } from "./shell";
+import { CONTROL_CHARACTERS, bash, renderScript, type ScriptValue } from "./shell";
 import type { PrometheusSetup } from "./types";
 
 const PROMETHEUS_DEFAULTS_FILE = "/etc/default/prometheus";
@@ -27,7 +27,6 @@ export interface PrometheusSetupInput {
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 function assertSetup(setup: PrometheusSetup): void {
   if (!DURATION.test(setup.blockDuration)) throw new Error(`blockDuration "${setup.blockDuration}" is not a duration such as 2h`);

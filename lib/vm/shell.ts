@@ -3,6 +3,9 @@
  * a quoted `readonly` assignment at the top (renderScript), so no value can change a script's syntax.
  */
 
+/** A control character (C0 or DEL): values that end up in unit files, YAML or script comments must not hold one. */
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
 /** A POSIX shell single-quoted word: safe in sh, dash, bash and zsh. */
 export function shQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -44,7 +47,7 @@ export function renderScript(title: string, variables: Record<string, ScriptValu
   const header = Object.entries(variables)
     .filter(([name]) => references(body, name))
     .map(([name, value]) => assignment(name, value));
-  const comment = title.replace(/[\u0000-\u001f\u007f]/g, " ");
+  const comment = title.replace(new RegExp(CONTROL_CHARACTERS.source, "g"), " ");
   return [
     "#!/bin/bash",
     `# ${comment}`,

@@ -1,4 +1,5 @@
 import { sidecarFlags, type SidecarFlagSettings } from "./flags";
+import { CONTROL_CHARACTERS } from "./shell";
 
 export interface SidecarUnitInput {
   /** Absolute path of the thanos binary. */
@@ -9,7 +10,6 @@ export interface SidecarUnitInput {
   user: string;
 }
 
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 const PLAIN_UNIT_WORD = /^[A-Za-z0-9_@%+=:,./[\]-]+$/;
 
 function assertSingleLine(value: string): void {
