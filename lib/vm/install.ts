@@ -184,20 +184,16 @@ previous_ready_url() {
   esac
   printf 'http://%s/-/ready\n' "$address"
 }
-rollback() {
-  set +e
-  if [[ ! -f $WORK/backup/unit ]]; then
-    systemctl disable --now --quiet "$UNIT_NAME" 2>/dev/null
-  fi
-  if [[ -f $WORK/backup/unit ]]; then
-    replace_file "$WORK/backup/unit" "$UNIT_PATH" 0644 root root
-  else
-    rm -f -- "$UNIT_PATH"
-  fi
+restore_config() {
   rm -rf -- "$CONFIG_DIR"
   if [[ -d $WORK/backup/config ]]; then cp -a -- "$WORK/backup/config" "$CONFIG_DIR"; fi
-  systemctl daemon-reload
+}
+rollback() {
+  set +e
   if [[ -f $WORK/backup/unit ]]; then
+    replace_file "$WORK/backup/unit" "$UNIT_PATH" 0644 root root
+    restore_config
+    systemctl daemon-reload
     if ((!WAS_ENABLED)); then systemctl disable --quiet "$UNIT_NAME"; fi
     if systemctl restart "$UNIT_NAME" && wait_http_ok "$(previous_ready_url)" "$READY_TIMEOUT_SECONDS"; then
       ROLLBACK_RESULT="the previous sidecar is back and ready"
@@ -205,6 +201,10 @@ rollback() {
       ROLLBACK_RESULT="the previous unit and config are back, but that sidecar is not ready either: see journalctl -u $UNIT_NAME"
     fi
   else
+    systemctl disable --now --quiet "$UNIT_NAME" 2>/dev/null
+    rm -f -- "$UNIT_PATH"
+    restore_config
+    systemctl daemon-reload
     systemctl reset-failed "$UNIT_NAME" 2>/dev/null
     ROLLBACK_RESULT="this first install was undone: unit, config and binaries removed"
   fi
