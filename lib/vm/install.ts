@@ -10,12 +10,6 @@ import { sidecarScriptVariables, type SidecarScriptInput } from "./sidecarScript
 
 /** Download, verify and atomically install the release for this CPU, unless that version is already there. */
 const RELEASE = bash`
-select_source() {
-  case $ARCH in
-    amd64) TARBALL_URL=$TARBALL_URL_AMD64 SUMS_URL=$SUMS_URL_AMD64 TARBALL_NAME=$TARBALL_NAME_AMD64 BINARY_MEMBER=$BINARY_MEMBER_AMD64 ;;
-    arm64) TARBALL_URL=$TARBALL_URL_ARM64 SUMS_URL=$SUMS_URL_ARM64 TARBALL_NAME=$TARBALL_NAME_ARM64 BINARY_MEMBER=$BINARY_MEMBER_ARM64 ;;
-  esac
-}
 download() {
   curl --silent --show-error --fail --location --retry 3 --connect-timeout 15 --max-time 900 --output "$2" "$1" 2>"$WORK/curl.err" ||
     die "download of $1 failed: $(<"$WORK/curl.err")"
@@ -42,7 +36,6 @@ ensure_release() {
     log "thanos $THANOS_VERSION is already installed in $VERSION_DIR: no download"
     return 0
   fi
-  select_source
   tarball=$WORK/$TARBALL_NAME
   log "downloading $TARBALL_URL"
   download "$TARBALL_URL" "$tarball"

@@ -60,9 +60,17 @@ resolve_sidecar_user() {
 detect_arch() {
   local machine
   machine=$(uname -m)
+  # Every per-architecture value is chosen here; only the install script reads the download ones.
+  # shellcheck disable=SC2034
   case $machine in
-    x86_64 | amd64) ARCH=amd64 PINNED_SHA256=$PINNED_SHA256_AMD64 ;;
-    aarch64 | arm64) ARCH=arm64 PINNED_SHA256=$PINNED_SHA256_ARM64 ;;
+    x86_64 | amd64)
+      ARCH=amd64 PINNED_SHA256=$PINNED_SHA256_AMD64
+      TARBALL_URL=$TARBALL_URL_AMD64 SUMS_URL=$SUMS_URL_AMD64 TARBALL_NAME=$TARBALL_NAME_AMD64 BINARY_MEMBER=$BINARY_MEMBER_AMD64
+      ;;
+    aarch64 | arm64)
+      ARCH=arm64 PINNED_SHA256=$PINNED_SHA256_ARM64
+      TARBALL_URL=$TARBALL_URL_ARM64 SUMS_URL=$SUMS_URL_ARM64 TARBALL_NAME=$TARBALL_NAME_ARM64 BINARY_MEMBER=$BINARY_MEMBER_ARM64
+      ;;
     *) die "CPU architecture $machine is not supported: Thanos publishes Linux binaries for x86_64 (amd64) and aarch64 (arm64)" ;;
   esac
 }
