@@ -111,21 +111,24 @@ replace_file() { # source, target, mode, owner, group
   install -m "$3" -o "$4" -g "$5" -- "$1" "$2.new"
   mv -f -- "$2.new" "$2"
 }
+# New directories and files start out root's alone; fix_permissions then gives them their owners and modes.
 write_config() {
   local file
-  install -d -m 0750 -o root -g "$SIDECAR_GROUP" -- "$CONFIG_DIR"
+  install -d -m 0750 -- "$CONFIG_DIR"
   if ((TLS_ENABLED)); then
-    install -d -m 0750 -o root -g "$SIDECAR_GROUP" -- "$CONFIG_DIR/tls"
+    install -d -m 0750 -- "$CONFIG_DIR/tls"
   else
     rm -rf -- "$CONFIG_DIR/tls"
   fi
   for file in "\${CONFIG_FILES[@]}"; do
     if [[ -e $WORK/new/config/$file ]]; then
-      replace_file "$WORK/new/config/$file" "$CONFIG_DIR/$file" 0400 "$SIDECAR_USER" "$SIDECAR_GROUP"
+      replace_file "$WORK/new/config/$file" "$CONFIG_DIR/$file" 0400 root root
     fi
   done
+  fix_permissions
 }
-# Without content changes only owners and modes are put right (someone may have chmod-ed them): no restart needed.
+# The owners and modes of the config: after write_config, and alone when the content has not changed (someone may
+# have chmod-ed them), which needs no restart.
 fix_permissions() {
   local file
   chown "root:$SIDECAR_GROUP" -- "$CONFIG_DIR"
