@@ -83,6 +83,37 @@ has_external_labels() {
   local re='\\n( *)external_labels:\\n( *)[^ \\]'
   [[ $1 =~ $re ]] && ((\${#BASH_REMATCH[2]} > \${#BASH_REMATCH[1]}))
 }
+# Checks the running Prometheus: it answers, runs with equal min and max block durations, and has external labels.
+# On the first problem it runs "$1" with the reason (die, or true to only fail) and fails. Keeps the flags answer in
+# PROMETHEUS_FLAGS.
+check_running_prometheus() {
+  local report=$1 base=\${PROMETHEUS_URL%/} config min max
+  # shellcheck disable=SC2034 # not every script reads PROMETHEUS_FLAGS
+  if ! PROMETHEUS_FLAGS=$(fetch "$base/api/v1/status/flags"); then
+    "$report" "Prometheus does not answer at $PROMETHEUS_URL ($PROMETHEUS_FLAGS): check prometheusUrl and that Prometheus is running"
+    return 1
+  fi
+  if ! min=$(json_string_field "$PROMETHEUS_FLAGS" storage.tsdb.min-block-duration); then
+    "$report" "$base/api/v1/status/flags shows no storage.tsdb.min-block-duration: is $PROMETHEUS_URL a Prometheus server (not an agent)?"
+    return 1
+  fi
+  if ! max=$(json_string_field "$PROMETHEUS_FLAGS" storage.tsdb.max-block-duration); then
+    "$report" "$base/api/v1/status/flags shows no storage.tsdb.max-block-duration: is $PROMETHEUS_URL a Prometheus server (not an agent)?"
+    return 1
+  fi
+  if [[ $min != "$max" ]]; then
+    "$report" "Prometheus runs with storage.tsdb.min-block-duration=$min but storage.tsdb.max-block-duration=$max; the Thanos sidecar needs both equal (local compaction off) or it never becomes ready. Fix: start Prometheus with --storage.tsdb.min-block-duration=2h --storage.tsdb.max-block-duration=2h (Debian/Ubuntu: ARGS in /etc/default/prometheus), or set configurePrometheus for this VM"
+    return 1
+  fi
+  if ! config=$(fetch "$base/api/v1/status/config"); then
+    "$report" "Prometheus does not answer at $base/api/v1/status/config ($config)"
+    return 1
+  fi
+  if ! has_external_labels "$config"; then
+    "$report" "Prometheus at $PROMETHEUS_URL has no external_labels; the sidecar refuses to run without labels that identify this Prometheus. Fix: add them under global: in prometheus.yml (e.g. external_labels: {cluster: $VM_NAME}) and restart Prometheus, or set configurePrometheus for this VM"
+    return 1
+  fi
+}
 `;
 
 export const JOURNAL = bash`

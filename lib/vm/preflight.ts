@@ -8,23 +8,8 @@ import { sidecarScriptVariables, type SidecarScriptInput } from "./sidecarScript
 
 export const PREFLIGHT = bash`
 check_prometheus() {
-  local base=\${PROMETHEUS_URL%/} flags config min max
-  if ! flags=$(fetch "$base/api/v1/status/flags"); then
-    die "Prometheus does not answer at $PROMETHEUS_URL ($flags): check prometheusUrl and that Prometheus is running"
-  fi
-  min=$(json_string_field "$flags" storage.tsdb.min-block-duration) ||
-    die "$base/api/v1/status/flags shows no storage.tsdb.min-block-duration: is $PROMETHEUS_URL a Prometheus server (not an agent)?"
-  max=$(json_string_field "$flags" storage.tsdb.max-block-duration) ||
-    die "$base/api/v1/status/flags shows no storage.tsdb.max-block-duration: is $PROMETHEUS_URL a Prometheus server (not an agent)?"
-  if [[ $min != "$max" ]]; then
-    die "Prometheus runs with storage.tsdb.min-block-duration=$min but storage.tsdb.max-block-duration=$max; the Thanos sidecar needs both equal (local compaction off) or it never becomes ready. Fix: start Prometheus with --storage.tsdb.min-block-duration=2h --storage.tsdb.max-block-duration=2h (Debian/Ubuntu: ARGS in /etc/default/prometheus), or set configurePrometheus for this VM"
-  fi
-  PROMETHEUS_TSDB_PATH=$(json_string_field "$flags" storage.tsdb.path || true)
-  if ! config=$(fetch "$base/api/v1/status/config"); then
-    die "Prometheus does not answer at $base/api/v1/status/config ($config)"
-  fi
-  has_external_labels "$config" ||
-    die "Prometheus at $PROMETHEUS_URL has no external_labels; the sidecar refuses to run without labels that identify this Prometheus. Fix: add them under global: in prometheus.yml (e.g. external_labels: {cluster: $VM_NAME}) and restart Prometheus, or set configurePrometheus for this VM"
+  check_running_prometheus die
+  PROMETHEUS_TSDB_PATH=$(json_string_field "$PROMETHEUS_FLAGS" storage.tsdb.path || true)
 }
 # Prometheus reports its TSDB directory (relative ones depend on its working directory and are not compared).
 # Another one than tsdbPath means the sidecar would ship the wrong blocks; only a warning, as Prometheus in a

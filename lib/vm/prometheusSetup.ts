@@ -240,15 +240,6 @@ restart_prometheus() {
   return 1
 }
 # What the sidecar's preflight checks, asked of the running Prometheus (the files may be right but not loaded).
-running_prometheus_ok() {
-  local base=\${PROMETHEUS_URL%/} flags config min max
-  flags=$(fetch "$base/api/v1/status/flags") || return 1
-  min=$(json_string_field "$flags" storage.tsdb.min-block-duration) || return 1
-  max=$(json_string_field "$flags" storage.tsdb.max-block-duration) || return 1
-  [[ $min == "$max" ]] || return 1
-  config=$(fetch "$base/api/v1/status/config") || return 1
-  has_external_labels "$config"
-}
 main() {
   require_root
   take_lock
@@ -260,7 +251,7 @@ main() {
   plan_flags
   plan_labels
   if ((\${#EDITED[@]} == 0)); then
-    if running_prometheus_ok; then
+    if check_running_prometheus true; then
       log "Prometheus already has $WANTED_FLAGS and external labels: nothing changed"
       return 0
     fi
