@@ -5,8 +5,8 @@
  * its sidecar running.
  */
 import { MESSAGES, OWNER_MARKER, PRELUDE, REQUIREMENTS } from "./bashLib";
-import { bash, renderScript, type ScriptValue } from "./shell";
-import { sidecarScriptVariables, type SidecarScriptInput } from "./sidecarScriptInput";
+import { bash, type ScriptValue } from "./shell";
+import { renderSidecarScript, type SidecarScriptInput } from "./sidecarScriptInput";
 
 const MAIN = bash`
 main() {
@@ -37,11 +37,6 @@ main() {
 /** Every function of the delete script; the script itself calls main. */
 export const DELETE_FUNCTIONS = [PRELUDE, MESSAGES, REQUIREMENTS, OWNER_MARKER, MAIN].join("");
 
-/** `variables` lets a caller that renders several scripts compute sidecarScriptVariables(input) once. */
-export function renderDeleteScript(
-  input: SidecarScriptInput,
-  variables: Record<string, ScriptValue> = sidecarScriptVariables(input),
-): string {
-  const title = `thanos-global-view sidecar delete for VM ${input.settings.name}`;
-  return renderScript(title, variables, `${DELETE_FUNCTIONS}main\n`);
+export function renderDeleteScript(input: SidecarScriptInput, variables?: Record<string, ScriptValue>): string {
+  return renderSidecarScript("sidecar delete", DELETE_FUNCTIONS, input, variables);
 }

@@ -5,8 +5,8 @@
 import { HTTP, JOURNAL, MESSAGES, OWNER_MARKER, PRELUDE, PROMETHEUS_API, REQUIREMENTS } from "./bashLib";
 import { READ_PAYLOAD } from "./payload";
 import { PREFLIGHT } from "./preflight";
-import { bash, renderScript, type ScriptValue } from "./shell";
-import { sidecarScriptVariables, type SidecarScriptInput } from "./sidecarScriptInput";
+import { bash, type ScriptValue } from "./shell";
+import { renderSidecarScript, type SidecarScriptInput } from "./sidecarScriptInput";
 
 /** Download, verify and atomically install the release for this CPU, unless that version is already there. */
 const RELEASE = bash`
@@ -306,11 +306,6 @@ export const INSTALL_FUNCTIONS = [
   MAIN,
 ].join("");
 
-/** `variables` lets a caller that renders several scripts compute sidecarScriptVariables(input) once. */
-export function renderInstallScript(
-  input: SidecarScriptInput,
-  variables: Record<string, ScriptValue> = sidecarScriptVariables(input),
-): string {
-  const title = `thanos-global-view sidecar install for VM ${input.settings.name}`;
-  return renderScript(title, variables, `${INSTALL_FUNCTIONS}main\n`);
+export function renderInstallScript(input: SidecarScriptInput, variables?: Record<string, ScriptValue>): string {
+  return renderSidecarScript("sidecar install", INSTALL_FUNCTIONS, input, variables);
 }

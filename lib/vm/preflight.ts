@@ -3,8 +3,8 @@
  * naming the VM, what is wrong and the fix.
  */
 import { HTTP, MESSAGES, PRELUDE, PROMETHEUS_API, REQUIREMENTS } from "./bashLib";
-import { bash, renderScript, type ScriptValue } from "./shell";
-import { sidecarScriptVariables, type SidecarScriptInput } from "./sidecarScriptInput";
+import { bash, type ScriptValue } from "./shell";
+import { renderSidecarScript, type SidecarScriptInput } from "./sidecarScriptInput";
 
 export const PREFLIGHT = bash`
 check_prometheus() {
@@ -93,11 +93,6 @@ main() {
 `,
 ].join("");
 
-/** `variables` lets a caller that renders several scripts compute sidecarScriptVariables(input) once. */
-export function renderPreflightScript(
-  input: SidecarScriptInput,
-  variables: Record<string, ScriptValue> = sidecarScriptVariables(input),
-): string {
-  const title = `thanos-global-view preflight for VM ${input.settings.name}`;
-  return renderScript(title, variables, `${PREFLIGHT_FUNCTIONS}main\n`);
+export function renderPreflightScript(input: SidecarScriptInput, variables?: Record<string, ScriptValue>): string {
+  return renderSidecarScript("preflight", PREFLIGHT_FUNCTIONS, input, variables);
 }

@@ -11,7 +11,7 @@ import {
   thanosBinaryPath,
   thanosVersionDir,
 } from "./paths";
-import type { ScriptValue } from "./shell";
+import { renderScript, type ScriptValue } from "./shell";
 import type { ThanosDownload, VmSidecarSettings } from "./types";
 import { renderSidecarUnit } from "./unit";
 
@@ -69,4 +69,17 @@ export function sidecarScriptVariables(input: SidecarScriptInput): Record<string
     BINARY_MEMBER_ARM64: sources.arm64.binaryMember,
     PINNED_SHA256_ARM64: sources.arm64.pinnedSha256,
   };
+}
+
+/**
+ * One of the sidecar's scripts: the given bash functions, then a call to their main. `variables` lets a caller that
+ * renders several scripts compute sidecarScriptVariables(input) once.
+ */
+export function renderSidecarScript(
+  title: string,
+  functions: string,
+  input: SidecarScriptInput,
+  variables: Record<string, ScriptValue> = sidecarScriptVariables(input),
+): string {
+  return renderScript(`thanos-global-view ${title} for VM ${input.settings.name}`, variables, `${functions}main\n`);
 }
