@@ -186,26 +186,27 @@ test("global view: the querier lists all three sidecars with their labels, `up` 
   const k8sInstance = sandbox.k8sPrometheus[0].address;
   const metrics = (series: { metric: Record<string, string> }[]) =>
     series.map((s) => s.metric).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-  const deduplicated = await waitFor(
-    "`up` from both clusters",
+  // Each replica's first scrape lands on its own schedule: wait until every sidecar has a sample before judging dedup.
+  const both = await waitFor(
+    "`up` from the VM and from both replicas (dedup=false)",
     async () => {
-      const result = await instantQuery(querier.httpUrl, "up", { dedup: true });
-      return new Set(result.series.map((s) => s.metric.cluster)).size === 2 ? result : undefined;
+      const result = await instantQuery(querier.httpUrl, "up", { dedup: false });
+      return result.series.length >= 3 ? result : undefined;
     },
     30_000,
   );
-  assert.deepEqual(metrics(deduplicated.series), [
-    { __name__: "up", cluster: K8S_CLUSTER, instance: k8sInstance, job: "prometheus" },
-    { __name__: "up", cluster: VM_CLUSTER, instance: vmInstance, job: "prometheus" },
-  ]);
-  assert.ok(deduplicated.series.every((s) => s.value[1] === "1"));
-
-  const both = await instantQuery(querier.httpUrl, "up", { dedup: false });
   assert.deepEqual(metrics(both.series), [
     { __name__: "up", cluster: K8S_CLUSTER, instance: k8sInstance, job: "prometheus", [REPLICA_LABEL]: "0" },
     { __name__: "up", cluster: K8S_CLUSTER, instance: k8sInstance, job: "prometheus", [REPLICA_LABEL]: "1" },
     { __name__: "up", cluster: VM_CLUSTER, instance: vmInstance, job: "prometheus" },
   ]);
+
+  const deduplicated = await instantQuery(querier.httpUrl, "up", { dedup: true });
+  assert.deepEqual(metrics(deduplicated.series), [
+    { __name__: "up", cluster: K8S_CLUSTER, instance: k8sInstance, job: "prometheus" },
+    { __name__: "up", cluster: VM_CLUSTER, instance: vmInstance, job: "prometheus" },
+  ]);
+  assert.ok(deduplicated.series.every((s) => s.value[1] === "1"));
 });
 
 test("an external-label-only selector returns nothing with a warning; with a metric name it returns the VM's series", async () => {
