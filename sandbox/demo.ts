@@ -11,8 +11,10 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { K8S_CLUSTER } from "./globalView";
+import { minioBinary } from "./minio";
 import { processesMentioning, sleep } from "./process";
 import {
+  committedSandboxSettings,
   querierArgEndpoints,
   startRenderedQuerier,
   startSandboxStack,
@@ -20,7 +22,8 @@ import {
   waitForQuerierStores,
   type SandboxStack,
 } from "./stack";
-import { instantQuery, type Series } from "./thanos";
+import { instantQuery, thanosReleaseDir, type Series } from "./thanos";
+import { buildRootfs } from "./vm";
 
 const repoRoot = path.resolve(__dirname, "..");
 const stateDir = path.join(repoRoot, ".sandbox", "demo");
@@ -118,7 +121,11 @@ async function up(): Promise<number> {
     return 1;
   }
   if (!(await stopLeftovers())) return 1;
-  // Here, in the foreground, a cold toolchain build shows its progress; the keeper inherits the result.
+  // The builds run here, in the foreground, so a cold one shows its progress; the keeper then finds them cached and
+  // inherits the toolchain's environment.
+  await thanosReleaseDir(committedSandboxSettings().thanosVersion);
+  await minioBinary();
+  await buildRootfs();
   const env = await toolchainEnv();
   fs.rmSync(stateDir, { recursive: true, force: true });
   fs.mkdirSync(stateDir, { recursive: true });

@@ -2,14 +2,12 @@
 // can prove it leaks nowhere), a data directory that survives stop/start on the same port (fault test: object store
 // down, then back), and just enough of the S3 API, signed with AWS SigV4, to create a bucket and inspect what the
 // sidecars uploaded.
-import { execFile } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import type { ObjstoreSettings } from "../lib/objstore";
 import { freePorts, httpRequest, LOOPBACK, type HttpResponse } from "./ports";
-import { startUntilReady, type ManagedProcess, type ProcessRegistry } from "./process";
+import { runForStdout, startUntilReady, type ManagedProcess, type ProcessRegistry } from "./process";
 
 const repoRoot = path.resolve(__dirname, "..");
 export const REGION = "us-east-1";
@@ -18,11 +16,7 @@ export const SECRET_KEY_MARKER = "tgvsandboxsecret";
 
 /** The MinIO binary, built (or found in the cache) by scripts/build-minio. */
 export async function minioBinary(): Promise<string> {
-  const { stdout } = await promisify(execFile)(path.join(repoRoot, "scripts", "build-minio"), [], {
-    maxBuffer: 16 * 1024 * 1024,
-    timeout: 30 * 60_000,
-  });
-  return stdout.trim();
+  return (await runForStdout(path.join(repoRoot, "scripts", "build-minio"))).trim();
 }
 
 /** A random secret key that starts with SECRET_KEY_MARKER. */

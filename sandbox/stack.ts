@@ -11,7 +11,7 @@ import * as YAML from "yaml";
 import { PROJECT } from "../lib/config";
 import { startGlobalViewSandbox, type GlobalViewSandbox } from "./globalView";
 import { freePorts, LOOPBACK } from "./ports";
-import { waitFor, type ProcessRegistry } from "./process";
+import { runForStdout, waitFor, type ProcessRegistry } from "./process";
 import { queryStores, startQuerier, thanosBinary, thanosReleaseDir, type HostThanos, type StoreStatus } from "./thanos";
 
 const repoRoot = path.resolve(__dirname, "..");
@@ -22,26 +22,15 @@ const COMMAND_TIMEOUT_MS = 15 * 60_000;
  * The environment in which the toolchain's `pulumi` runs offline: this process' environment plus what
  * `eval "$(scripts/toolchain)"` exports. A cold cache builds the CLI and plugins first (minutes; progress on stderr).
  */
-export function toolchainEnv(): Promise<NodeJS.ProcessEnv> {
-  return new Promise((resolve, reject) => {
-    // env -0 after the eval: whatever quoting the script uses, the shell has already undone it.
-    const child = spawn("bash", ["-c", 'set -euo pipefail; exports=$(scripts/toolchain); eval "$exports"; env -0'], {
-      cwd: repoRoot,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const chunks: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`scripts/toolchain failed (exit ${code}); its log is above`));
-      const env: NodeJS.ProcessEnv = {};
-      for (const entry of Buffer.concat(chunks).toString("utf8").split("\0")) {
-        const separator = entry.indexOf("=");
-        if (separator > 0) env[entry.slice(0, separator)] = entry.slice(separator + 1);
-      }
-      resolve(env);
-    });
-  });
+export async function toolchainEnv(): Promise<NodeJS.ProcessEnv> {
+  // env -0 after the eval: whatever quoting the script uses, the shell has already undone it.
+  const dump = await runForStdout("bash", ["-c", 'set -euo pipefail; exports=$(scripts/toolchain); eval "$exports"; env -0']);
+  const env: NodeJS.ProcessEnv = {};
+  for (const entry of dump.split("\0")) {
+    const separator = entry.indexOf("=");
+    if (separator > 0) env[entry.slice(0, separator)] = entry.slice(separator + 1);
+  }
+  return env;
 }
 
 export interface CommandResult {
@@ -399,7 +388,7 @@ export function waitForQuerierStores(httpUrl: string, addresses: readonly string
 }
 
 /** What the committed Pulumi.sandbox.yaml fixes about the sandbox itself, so the sandbox is started to match it. */
-function committedSandboxSettings(): { thanosVersion: string; vmAddress: string; bucket: string } {
+export function committedSandboxSettings(): { thanosVersion: string; vmAddress: string; bucket: string } {
   const file = path.join(repoRoot, "Pulumi.sandbox.yaml");
   const config = (YAML.parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> }).config;
   const vms = config[`${PROJECT}:vms`] as { host: string }[];

@@ -1,21 +1,15 @@
 // Thanos as host processes: sidecars beside host Prometheus servers (the in-cluster pods' stand-ins) and the querier,
 // run with exactly the args the Querier component renders. Plus the two queries the system tests ask of a querier.
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { freePorts, getJson, LOOPBACK } from "./ports";
-import { startUntilReady, type ExitStatus, type ManagedProcess, type ProcessRegistry } from "./process";
+import { runForStdout, startUntilReady, type ExitStatus, type ManagedProcess, type ProcessRegistry } from "./process";
 
 const repoRoot = path.resolve(__dirname, "..");
 
 /** The release directory (binary `thanos`, tarball, sha256sums.txt) scripts/build-thanos builds or finds cached. */
 export async function thanosReleaseDir(version: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(path.join(repoRoot, "scripts", "build-thanos"), [version], {
-    maxBuffer: 16 * 1024 * 1024,
-    timeout: 30 * 60_000,
-  });
-  return stdout.trim();
+  return (await runForStdout(path.join(repoRoot, "scripts", "build-thanos"), [version])).trim();
 }
 
 export const thanosBinary = (releaseDir: string) => path.join(releaseDir, "thanos");

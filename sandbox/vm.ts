@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isListening } from "./ports";
-import { sleep, tailOfFile } from "./process";
+import { runForStdout, sleep, tailOfFile } from "./process";
 import { renderPrometheusConfig } from "./prometheus";
 
 const repoRoot = path.resolve(__dirname, "..");
@@ -75,25 +75,9 @@ const STOP_TIMEOUT_MS = 20_000;
 const OWNER_FILE = "owner.pid";
 const NSPAWN_PID_FILE = "nspawn.pid";
 
-/** Runs scripts/build-vm-rootfs once per process (it is a no-op on a warm cache) and returns the tarball path. */
-let rootfsPromise: Promise<string> | undefined;
-export function buildRootfs(): Promise<string> {
-  rootfsPromise ??= new Promise<string>((resolve, reject) => {
-    // stderr passes through: a cold build takes minutes and says why.
-    const script = path.join(repoRoot, "scripts", "build-vm-rootfs");
-    const child = spawn(script, [], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const tarball = out.trim();
-      if (code === 0 && tarball) resolve(tarball);
-      else reject(new Error(`scripts/build-vm-rootfs failed (exit ${code})`));
-    });
-  });
-  // A failure is not cached, so a later call retries.
-  rootfsPromise.catch(() => (rootfsPromise = undefined));
-  return rootfsPromise;
+/** The root filesystem tarball scripts/build-vm-rootfs builds or finds cached. */
+export async function buildRootfs(): Promise<string> {
+  return (await runForStdout(path.join(repoRoot, "scripts", "build-vm-rootfs"))).trim();
 }
 
 export class Vm {
