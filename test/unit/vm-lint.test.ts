@@ -1,7 +1,8 @@
 /**
  * Static checks with Debian's own tools on everything the VM receives: bash -n and shellcheck on each script, sh -n
  * on each command line (the SSH user's login shell parses it first), systemd-analyze verify and security on the unit.
- * Missing tools fail the tests with the package to install; they never skip silently.
+ * The project's own scripts (builds, sandbox, CI) get shellcheck too. Missing tools fail the tests with the package
+ * to install; they never skip silently.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -73,6 +74,35 @@ describe("VM scripts pass bash -n and shellcheck", () => {
         const login = await run("sh", ["-n", "-c", command]);
         assert.equal(login.code, 0, `sh -n on the ${kind} command line: ${login.stderr}`);
       }
+    });
+  }
+});
+
+describe("the project's own shell scripts pass shellcheck", () => {
+  const repoRoot = path.resolve(__dirname, "..", "..");
+  const scriptsDir = path.join(repoRoot, "scripts");
+  const files = [
+    ...fs
+      .readdirSync(scriptsDir, { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => path.join(scriptsDir, entry.name)),
+    ...fs.readdirSync(path.join(scriptsDir, "lib")).map((name) => path.join(scriptsDir, "lib", name)),
+    path.join(repoRoot, ".ci", "run"),
+  ];
+  before(() => requireTool("shellcheck", "shellcheck"));
+
+  it("finds the scripts it lints", () => {
+    const names = files.map((file) => path.relative(repoRoot, file));
+    for (const expected of ["scripts/toolchain", "scripts/build-thanos", "scripts/lib/go-build.sh", ".ci/run"]) {
+      assert.ok(names.includes(expected), `${expected} not among ${names.join(", ")}`);
+    }
+  });
+
+  for (const file of files) {
+    it(path.relative(repoRoot, file), async () => {
+      // -x follows `source`, so helpers are checked as their callers use them.
+      const lint = await run("shellcheck", ["-x", "--severity=style", file], { cwd: path.dirname(file) });
+      assert.equal(lint.code, 0, `shellcheck ${file}:\n${lint.stdout}${lint.stderr}`);
     });
   }
 });
