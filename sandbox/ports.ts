@@ -2,6 +2,7 @@
 // port is free again after a teardown, and a plain HTTP client without keep-alive (a pooled socket would outlive
 // the server it talks to and blur "nothing left listening").
 import * as http from "node:http";
+import * as https from "node:https";
 import * as net from "node:net";
 
 export const LOOPBACK = "127.0.0.1";
@@ -51,8 +52,12 @@ export async function listeningPorts(ports: readonly number[], host = LOOPBACK):
 
 export interface HttpRequest {
   method?: string;
+  /** http:// or https:// */
   url: string;
   headers?: Record<string, string>;
+  body?: string;
+  /** For https: the PEM certificates to trust (the server's own CA); nothing else is trusted then. */
+  ca?: string;
   timeoutMs?: number;
 }
 
@@ -62,11 +67,12 @@ export interface HttpResponse {
   body: Buffer;
 }
 
-/** One HTTP request without a body, on a fresh connection; rejects on network errors and after `timeoutMs` (default 10 s). */
+/** One HTTP(S) request on a fresh connection; rejects on network errors and after `timeoutMs` (default 10 s). */
 export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
-  const { method = "GET", url, headers = {}, timeoutMs = 10_000 } = request;
+  const { method = "GET", url, headers = {}, body, ca, timeoutMs = 10_000 } = request;
+  const client = url.startsWith("https:") ? https : http;
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
+    const req = client.request(url, { method, headers, agent: false, ca }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -74,7 +80,7 @@ export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url}: no answer within ${timeoutMs} ms`)));
     req.on("error", reject);
-    req.end();
+    req.end(body);
   });
 }
 

@@ -9,6 +9,7 @@ import * as zlib from "node:zlib";
 import { after, before, test } from "node:test";
 import { UNIT_NAME, UNIT_PATH, CONFIG_DIR, INSTALL_ROOT } from "../../lib/vm/paths";
 import { K8S_CLUSTER, VM_CLUSTER, type GlobalViewSandbox } from "../../sandbox/globalView";
+import { startKubeApiserver, type KubeApiserver, type KubeObject } from "../../sandbox/kubeApiserver";
 import { httpRequest } from "../../sandbox/ports";
 import { filesContaining, processesMentioning, waitFor } from "../../sandbox/process";
 import {
@@ -35,6 +36,7 @@ let sandbox: GlobalViewSandbox;
 let stack: PulumiStack;
 let renderDir: string;
 let querier: RenderedQuerier | undefined;
+let apiserver: KubeApiserver;
 const timings: string[] = [];
 const startedAt = Date.now();
 
@@ -132,6 +134,32 @@ async function sidecarReady(): Promise<boolean> {
   }
 }
 
+/** The rendered manifests as the API server takes them (without the file each came from). */
+function renderedObjects(): KubeObject[] {
+  return renderedManifests(renderDir).map((rendered) => {
+    const object: KubeObject & { file?: string } = { ...rendered };
+    delete object.file;
+    return object;
+  });
+}
+
+interface QuerierDeployment extends KubeObject {
+  spec: { template: { spec: { containers: { name: string; args: string[] }[] } } };
+}
+
+function querierDeployment(objects: readonly KubeObject[]): QuerierDeployment {
+  const deployment = objects.find((object) => object.kind === "Deployment");
+  assert.ok(deployment, `no Deployment among ${objects.map((object) => object.kind).join(", ")}`);
+  return deployment as QuerierDeployment;
+}
+
+/** Applies every rendered manifest to the real API server; the querier's args must come back as rendered. */
+async function assertApiserverAccepts(objects: readonly KubeObject[]): Promise<void> {
+  const stored = await apiserver.applyAll(objects);
+  const renderedArgs = querierDeployment(objects).spec.template.spec.containers[0].args;
+  assert.deepEqual(querierDeployment(stored).spec.template.spec.containers[0].args, renderedArgs);
+}
+
 async function sha256OnVm(paths: string[]): Promise<string> {
   return sandbox.vmShell(`cd / && sha256sum ${paths.join(" ")}`);
 }
@@ -200,6 +228,27 @@ test("a second pulumi up changes nothing and runs no remote command", { timeout:
   await assertNoSshBetween(since, until);
 });
 
+test("the rendered manifests pass a real kube-apiserver's validation (strict fields, server-side apply)", { timeout: 10 * MINUTE }, async () => {
+  apiserver = await timed("kube-apiserver on etcd ready", () => startKubeApiserver({ runDir: sandbox.runDir, registry: sandbox.registry }));
+  assert.match(await apiserver.version(), /^v1\.\d+\.\d+$/);
+
+  const objects = renderedObjects();
+  assert.deepEqual(
+    objects.map((object) => `${object.kind}/${object.metadata.name}`).sort(),
+    ["Deployment/thanos-querier", "Namespace/thanos", "Service/sidecar", "Service/thanos-querier"],
+  );
+  await timed("rendered manifests applied", () => assertApiserverAccepts(objects));
+
+  // The validation is real: the server refuses a field its schema lacks, and an invalid value.
+  const deployment = querierDeployment(objects);
+  const container = deployment.spec.template.spec.containers[0];
+  const withUnknownField = { ...deployment, spec: { ...deployment.spec, replicaz: 2 } };
+  await assert.rejects(apiserver.apply(withUnknownField), /Deployment thanos-querier refused: .*replicaz/);
+  const badName = { ...container, name: "Querier_Container" };
+  const withBadName = { ...deployment, spec: { ...deployment.spec, template: { ...deployment.spec.template, spec: { ...deployment.spec.template.spec, containers: [badName] } } } };
+  await assert.rejects(apiserver.apply(withBadName), /Deployment thanos-querier refused: .*Invalid value: "Querier_Container"/);
+});
+
 test(`changing thanosVersion ${FIRST_VERSION} -> ${NEXT_VERSION} updates in place with one restart`, { timeout: 10 * MINUTE }, async () => {
   await stack.setConfig({ thanosVersion: NEXT_VERSION });
 
@@ -235,6 +284,8 @@ test(`changing thanosVersion ${FIRST_VERSION} -> ${NEXT_VERSION} updates in plac
   assert.ok(restarted.args.some((arg) => arg === `--endpoint=${sandbox.vmGrpcAddress}`), restarted.args.join(" "));
   await waitForQuerierStores(restarted.httpUrl, allSidecarAddresses());
   assert.deepEqual(await globalUp(restarted.httpUrl), [K8S_CLUSTER, VM_CLUSTER].sort());
+  // The API server takes the updated Deployment (flags instead of the sd-config) as an update of the stored one.
+  await assertApiserverAccepts(renderedObjects());
 });
 
 test("the state and every log hold the objstore secret key and the SSH private key only encrypted", { timeout: 5 * MINUTE }, async () => {
