@@ -25,6 +25,10 @@ const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
 const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
+// An optional DNS-subdomain prefix (at most 253 characters) and "/", then a name of at most 63 characters.
+const KUBERNETES_LABEL_KEY =
+  /^(?:(?=[^/]{1,253}\/)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const KUBERNETES_LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const KUBERNETES_QUANTITY = /^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 
 const isHost = (value: string) => isIP(value) !== 0 || HOSTNAME.test(value);
@@ -63,6 +67,15 @@ const labels = z.record(
     .min(1, { error: "label values must not be empty" })
     .regex(/^[^"\\\x00-\x1f\x7f]*$/, { error: "label values must not contain quotes, backslashes or control characters" }),
 );
+// Kubernetes labels (a Service's selector) follow Kubernetes' rules, not Prometheus': prefixed keys, no spaces.
+const kubernetesLabels = z
+  .record(
+    z.string().regex(KUBERNETES_LABEL_KEY, { error: "must be a Kubernetes label key such as app.kubernetes.io/name or app" }),
+    z.string().regex(KUBERNETES_LABEL_VALUE, {
+      error: "must be a Kubernetes label value: at most 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit",
+    }),
+  )
+  .refine((selected) => Object.keys(selected).length > 0, { error: "must select at least one label" });
 const quantity = z.string().regex(KUBERNETES_QUANTITY, { error: "must be a Kubernetes quantity such as 500m or 1Gi" });
 const absolutePath = z
   .string()
@@ -161,7 +174,7 @@ const sidecarService = z.strictObject({
   enabled: z.boolean().default(true),
   name: dnsLabel.default("sidecar"),
   namespace: dnsLabel.optional(),
-  selector: labels.default({ "app.kubernetes.io/name": "prometheus" }),
+  selector: kubernetesLabels.default({ "app.kubernetes.io/name": "prometheus" }),
   port: port.default(10901),
   targetPort: z.union([port, z.string().regex(/^[a-z0-9-]{1,15}$/)]).default("grpc"),
   discovery: z.enum(["dnssrv", "dns"], { error: "must be dnssrv (every replica through SRV records) or dns" }).default("dnssrv"),
@@ -283,6 +296,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   }
   if (issue.code === "invalid_type" && issue.message.endsWith("received undefined")) {
     return `${at}: is required (expected ${issue.expected})`;
+  }
+  if (issue.code === "invalid_key") {
+    // zod reports a bad record key as "Invalid key in record"; the key schema's own message says what is expected.
+    return `${at}: the key ${JSON.stringify(String(issue.path.at(-1)))} ${issue.issues.map((inner) => inner.message).join("; ")}`;
   }
   return `${at}: ${issue.message}`;
 }

@@ -49,6 +49,13 @@ describe("parseStackConfig", () => {
     assert.equal(parse(changed((c) => (c.thanosVersion = "v0.34.1"))).thanosVersion.text, "0.34.1");
   });
 
+  it("takes a sidecar Service selector with prefixed Kubernetes label keys, as prometheus-operator sets them", () => {
+    const config = referenceConfig() as Record<string, any>;
+    const selector = { "app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": "k8s", prometheus: "k8s" };
+    config.kubernetes.sidecarService = { selector };
+    assert.deepEqual(parse(config).kubernetes.sidecarService.selector, selector);
+  });
+
   it("ignores other namespaces' settings such as kubernetes:context", () => {
     const raw = { ...asRawConfig(referenceConfig()), "kubernetes:context": "prod" };
     assert.doesNotThrow(() => parseStackConfig(raw, secretKeySet(REFERENCE_SECRET_KEYS)));
@@ -107,6 +114,10 @@ describe("parseStackConfig", () => {
     ["bad host key", (c) => (c.vms[0].hostKey = "AAAAC3Nza"), /^thanos-global-view:vms\[0\]\.hostKey: must be an SSH public host key line/],
     ["bad stack reference", (c) => (c.vms[0].host = { stack: "a/b/c" }), /^thanos-global-view:vms\[0\]\.host: must be a hostname or IP address, or \{stack, output\}/],
     ["bad namespace", (c) => (c.kubernetes.namespace = "Thanos"), /^thanos-global-view:kubernetes\.namespace: must be a DNS label/],
+    ["selector key with a space", (c) => (c.kubernetes.sidecarService = { selector: { "app name": "prometheus" } }), /^thanos-global-view:kubernetes\.sidecarService\.selector\.app name: the key "app name" must be a Kubernetes label key/],
+    ["selector value with a space", (c) => (c.kubernetes.sidecarService = { selector: { app: "my prometheus" } }), /^thanos-global-view:kubernetes\.sidecarService\.selector\.app: must be a Kubernetes label value/],
+    ["empty selector", (c) => (c.kubernetes.sidecarService = { selector: {} }), /^thanos-global-view:kubernetes\.sidecarService\.selector: must select at least one label/],
+    ["external label name with a dot", (c) => (c.vms[0].configurePrometheus = { externalLabels: { "k8s.cluster": "a" } }), /^thanos-global-view:vms\[0\]\.configurePrometheus\.externalLabels\.k8s\.cluster: the key "k8s\.cluster" must be a Prometheus label name/],
     ["bad bucket", (c) => (c.objstore.bucket = "Thanos_Blocks"), /^thanos-global-view:objstore\.bucket: must be an S3 bucket name/],
     ["bad pinned checksum", (c) => (c.thanosDownload = { sha256: { amd64: "abc" } }), /^thanos-global-view:thanosDownload\.sha256\.amd64: must be a sha256/],
     ["configurePrometheus without labels", (c) => (c.vms[0].configurePrometheus = { externalLabels: {} }), /^thanos-global-view:vms\[0\]\.configurePrometheus\.externalLabels: must hold at least one label/],
