@@ -1,0 +1,104 @@
+// Every Kubernetes object the program registers passes a real kube-apiserver (strict field validation, server-side
+// apply), for configurations that between them switch on each Kubernetes feature: per-endpoint mTLS and its Secret,
+// three replicas and their PodDisruptionBudget, the objstore Secret and the sidecar Service in the Prometheus
+// namespace, extra endpoints, both querier argument forms. The objects are the inputs Pulumi's mocks receive, which
+// the kubernetes provider would send; the e2e tests cover the provider's own rendering of the sandbox stack.
+import "../unit/harness";
+import { strict as assert } from "node:assert";
+import { after, before, test } from "node:test";
+import { startKubeApiserver, type KubeApiserver, type KubeObject } from "../../sandbox/kubeApiserver";
+import { createRunDir, processesMentioning, ProcessRegistry } from "../../sandbox/process";
+import { recorded, reveal, runProgram } from "../unit/harness";
+import { referenceConfig, REFERENCE_SECRET_KEYS, tlsConfig } from "../unit/fixtures";
+
+const registry = new ProcessRegistry();
+const runDir = createRunDir("kube-manifests");
+let apiserver: KubeApiserver;
+
+before(async () => {
+  apiserver = await startKubeApiserver({ runDir, registry });
+});
+
+after(async () => {
+  await registry.stopAll();
+  assert.deepEqual(processesMentioning(runDir), [], "etcd or kube-apiserver still running");
+});
+
+/** The Kubernetes objects of one program run, as manifests: the registered inputs with secrets unwrapped. */
+async function kubernetesObjects(config: Record<string, unknown>, secretKeys: readonly string[]): Promise<KubeObject[]> {
+  await runProgram(config, secretKeys);
+  return recorded
+    .filter((resource) => resource.type.startsWith("kubernetes:"))
+    .map((resource) => {
+      const object = reveal(resource.inputs) as KubeObject;
+      // The kubernetes SDK sets apiVersion and kind in the inputs; they must agree with the resource type.
+      const [, group, kind] = resource.type.split(":");
+      assert.equal(object.kind, kind, resource.type);
+      assert.equal(object.apiVersion, group.replace(/^core\//, ""), resource.type);
+      return object;
+    });
+}
+
+/** The cluster's Prometheus namespace, which the stack uses but does not own. */
+async function prometheusNamespaceExists(): Promise<void> {
+  await apiserver.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "monitoring" } });
+}
+
+const kinds = (objects: readonly KubeObject[]) => objects.map((object) => `${object.kind}/${object.metadata.namespace ?? ""}/${object.metadata.name}`).sort();
+
+test("the reference setup (0.42.4, endpoints in the sd-config)", async () => {
+  const objects = await kubernetesObjects(referenceConfig(), REFERENCE_SECRET_KEYS);
+  assert.deepEqual(kinds(objects), [
+    "Deployment/thanos/thanos-querier",
+    "Namespace//thanos",
+    "Service/thanos/sidecar",
+    "Service/thanos/thanos-querier",
+  ]);
+  const stored = await apiserver.applyAll(objects);
+  const deployment = stored.find((object) => object.kind === "Deployment") as KubeObject & {
+    spec: { template: { spec: { containers: { args: string[] }[] } } };
+  };
+  assert.ok(deployment.spec.template.spec.containers[0].args.some((arg) => arg.startsWith("--endpoint.sd-config=")));
+});
+
+test("0.42.4 with mTLS, three replicas, extra endpoints, the objstore Secret and the sidecar Service in the Prometheus namespace", async () => {
+  const config = referenceConfig();
+  config.tls = tlsConfig();
+  config.kubernetes = {
+    namespace: "observability",
+    querier: {
+      replicas: 3,
+      replicaLabels: ["prometheus_replica", "rule_replica"],
+      extraEndpoints: ["thanos-store.observability.svc.cluster.local:10901", { address: "store.example.com:10901", tls: true }],
+    },
+    sidecarService: { namespace: "monitoring", selector: { "app.kubernetes.io/name": "prometheus", prometheus: "k8s" } },
+    objstoreSecret: { namespace: "monitoring" },
+  };
+  const objects = await kubernetesObjects(config, [...REFERENCE_SECRET_KEYS, "tls"]);
+  assert.deepEqual(kinds(objects), [
+    "Deployment/observability/thanos-querier",
+    "Namespace//observability",
+    "PodDisruptionBudget/observability/thanos-querier",
+    "Secret/monitoring/thanos-objstore",
+    "Secret/observability/thanos-querier-tls",
+    "Service/monitoring/sidecar",
+    "Service/observability/thanos-querier",
+  ]);
+  await prometheusNamespaceExists();
+  await apiserver.applyAll(objects);
+});
+
+test("0.34.1 (endpoints as flags), DNS discovery of the sidecar Service, no namespace of its own", async () => {
+  const config = referenceConfig();
+  config.thanosVersion = "0.34.1";
+  config.kubernetes = {
+    namespace: "monitoring",
+    createNamespace: false,
+    querier: { replicaLabels: ["prometheus_replica"], logLevel: "debug" },
+    sidecarService: { discovery: "dns", port: 10911, targetPort: 10901 },
+  };
+  const objects = await kubernetesObjects(config, REFERENCE_SECRET_KEYS);
+  assert.deepEqual(kinds(objects), ["Deployment/monitoring/thanos-querier", "Service/monitoring/sidecar", "Service/monitoring/thanos-querier"]);
+  await prometheusNamespaceExists();
+  await apiserver.applyAll(objects);
+});
