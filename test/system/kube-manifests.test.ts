@@ -3,7 +3,6 @@
 // three replicas and their PodDisruptionBudget, the objstore Secret and the sidecar Service in the Prometheus
 // namespace, extra endpoints, both querier argument forms. The objects are the inputs Pulumi's mocks receive, which
 // the kubernetes provider would send; the e2e tests cover the provider's own rendering of the sandbox stack.
-import "../unit/harness";
 import { strict as assert } from "node:assert";
 import { after, before, test } from "node:test";
 import { startKubeApiserver, type KubeApiserver, type KubeObject } from "../../sandbox/kubeApiserver";
