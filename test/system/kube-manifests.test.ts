@@ -43,6 +43,14 @@ async function prometheusNamespaceExists(): Promise<void> {
   await apiserver.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "monitoring" } });
 }
 
+/** The querier container's args as the server stored them. */
+function storedQuerierArgs(stored: readonly KubeObject[]): string[] {
+  const deployment = stored.find((object) => object.kind === "Deployment") as KubeObject & {
+    spec: { template: { spec: { containers: { args: string[] }[] } } };
+  };
+  return deployment.spec.template.spec.containers[0].args;
+}
+
 const kinds = (objects: readonly KubeObject[]) => objects.map((object) => `${object.kind}/${object.metadata.namespace ?? ""}/${object.metadata.name}`).sort();
 
 test("the reference setup (0.42.4, endpoints in the sd-config)", async () => {
@@ -53,11 +61,8 @@ test("the reference setup (0.42.4, endpoints in the sd-config)", async () => {
     "Service/thanos/sidecar",
     "Service/thanos/thanos-querier",
   ]);
-  const stored = await apiserver.applyAll(objects);
-  const deployment = stored.find((object) => object.kind === "Deployment") as KubeObject & {
-    spec: { template: { spec: { containers: { args: string[] }[] } } };
-  };
-  assert.ok(deployment.spec.template.spec.containers[0].args.some((arg) => arg.startsWith("--endpoint.sd-config=")));
+  const args = storedQuerierArgs(await apiserver.applyAll(objects));
+  assert.ok(args.some((arg) => arg.startsWith("--endpoint.sd-config=")), args.join(" "));
 });
 
 test("0.42.4 with mTLS, three replicas, extra endpoints, the objstore Secret and the sidecar Service in the Prometheus namespace", async () => {
@@ -99,5 +104,7 @@ test("0.34.1 (endpoints as flags), DNS discovery of the sidecar Service, no name
   const objects = await kubernetesObjects(config, REFERENCE_SECRET_KEYS);
   assert.deepEqual(kinds(objects), ["Deployment/monitoring/thanos-querier", "Service/monitoring/sidecar", "Service/monitoring/thanos-querier"]);
   await prometheusNamespaceExists();
-  await apiserver.applyAll(objects);
+  const args = storedQuerierArgs(await apiserver.applyAll(objects));
+  assert.ok(args.includes("--endpoint=dns+sidecar.monitoring.svc.cluster.local:10911"), args.join(" "));
+  assert.ok(args.includes("--endpoint=10.0.0.158:10901"), args.join(" "));
 });
