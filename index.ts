@@ -10,7 +10,7 @@ import { ObjectStore } from "./components/objectStore";
 import { Querier } from "./components/querier";
 import { SidecarService } from "./components/sidecarService";
 import { VmSidecar } from "./components/vmSidecar";
-import { parseStackConfig, PROJECT, vmSidecarSettings, type HostOrStackOutput, type StackConfig } from "./lib/config";
+import { checkStackOutputHost, parseStackConfig, PROJECT, vmSidecarSettings, type HostOrStackOutput, type StackConfig } from "./lib/config";
 import { querierEndpoints } from "./lib/endpoints";
 
 // The SDK exports isConfigSecret at runtime but leaves it out of its typings (@internal); it is how the SDK itself
@@ -24,21 +24,16 @@ function readConfig(): StackConfig {
 }
 
 /** Resolves a host given literally or as another stack's output; one StackReference per stack. */
-function hostResolver(): (value: HostOrStackOutput) => pulumi.Output<string> {
+function hostResolver(): (value: HostOrStackOutput, key: string) => pulumi.Output<string> {
   const references = new Map<string, pulumi.StackReference>();
-  return (value) => {
+  return (value, key) => {
     if (typeof value === "string") return pulumi.output(value);
     let reference = references.get(value.stack);
     if (!reference) {
       reference = new pulumi.StackReference(value.stack);
       references.set(value.stack, reference);
     }
-    return reference.requireOutput(value.output).apply((resolved) => {
-      if (typeof resolved !== "string" || resolved === "") {
-        throw new Error(`${PROJECT}: output "${value.output}" of stack ${value.stack} must be a non-empty string host`);
-      }
-      return resolved;
-    });
+    return reference.requireOutput(value.output).apply((resolved) => checkStackOutputHost(key, value, resolved));
   };
 }
 
@@ -80,30 +75,30 @@ function buildStack(config: StackConfig) {
     cert: pulumi.secret(config.tls.sidecarCert),
     key: pulumi.secret(config.tls.sidecarKey),
   };
-  const vmSidecars = config.vms.map(
-    (vm) =>
-      new VmSidecar(
-        vm.name,
-        {
-          settings: vmSidecarSettings(vm),
-          connection: {
-            host: resolveHost(vm.host),
-            port: vm.port,
-            user: vm.user,
-            privateKey: sshPrivateKey,
-            hostKey: vm.hostKey,
-            proxy: vm.proxy,
-          },
-          advertiseAddress: resolveHost(vm.advertiseAddress ?? vm.host),
-          thanos: { version: config.thanosVersion.text, download: config.thanosDownload },
-          objstore: objstoreSettings,
-          objstoreSecretKey,
-          tls: sidecarTls,
+  const vmSidecars = config.vms.map((vm, index) => {
+    const host = resolveHost(vm.host, `vms[${index}].host`);
+    return new VmSidecar(
+      vm.name,
+      {
+        settings: vmSidecarSettings(vm),
+        connection: {
+          host,
+          port: vm.port,
+          user: vm.user,
+          privateKey: sshPrivateKey,
+          hostKey: vm.hostKey,
+          proxy: vm.proxy,
         },
-        // The bucket must exist before a sidecar starts shipping blocks to it.
-        { dependsOn: [objectStore] },
-      ),
-  );
+        advertiseAddress: vm.advertiseAddress === undefined ? host : resolveHost(vm.advertiseAddress, `vms[${index}].advertiseAddress`),
+        thanos: { version: config.thanosVersion.text, download: config.thanosDownload },
+        objstore: objstoreSettings,
+        objstoreSecretKey,
+        tls: sidecarTls,
+      },
+      // The bucket must exist before a sidecar starts shipping blocks to it.
+      { dependsOn: [objectStore] },
+    );
+  });
 
   const sidecarServiceConfig = kubernetesConfig.sidecarService;
   if (sidecarServiceConfig.enabled) {

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "../lib/config";
 import { renderObjstoreYaml, type ObjstoreSettings } from "../lib/objstore";
 
 export interface ObjectStoreArgs {
@@ -14,7 +15,7 @@ export interface ObjectStoreArgs {
 }
 
 /** True for AWS's own S3 endpoints, where the provider's defaults already fit. */
-export function isAwsS3Endpoint(endpoint: string): boolean {
+function isAwsS3Endpoint(endpoint: string): boolean {
   return /^s3([.-][a-z0-9-]+)?\.amazonaws\.com(:443)?$/.test(endpoint);
 }
 
@@ -67,15 +68,11 @@ export class ObjectStore extends pulumi.ComponentResource {
           metadata: {
             name: args.kubernetesSecret.name,
             namespace: args.kubernetesSecret.namespace,
-            labels: { "app.kubernetes.io/part-of": "thanos-global-view" },
+            labels: { "app.kubernetes.io/part-of": PROJECT },
           },
           type: "Opaque",
           stringData: {
-            [args.kubernetesSecret.key]: pulumi.secret(
-              pulumi.all([this.bucket, args.secretKey]).apply(([bucket, secretKey]) =>
-                renderObjstoreYaml({ ...settings, bucket }, secretKey),
-              ),
-            ),
+            [args.kubernetesSecret.key]: pulumi.secret(pulumi.output(args.secretKey).apply((secretKey) => renderObjstoreYaml(settings, secretKey))),
           },
         },
         { parent: this, additionalSecretOutputs: ["data", "stringData"] },

@@ -1,10 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "../lib/config";
 import { querierArgs, type QuerierClientTls, type QuerierEndpoint } from "../lib/querier";
 import type { ThanosVersion } from "../lib/thanosVersion";
 
-export const QUERIER_HTTP_PORT = 10902;
-export const QUERIER_GRPC_PORT = 10901;
+const QUERIER_HTTP_PORT = 10902;
+const QUERIER_GRPC_PORT = 10901;
 const TLS_MOUNT_PATH = "/etc/thanos/tls";
 
 export interface QuerierTlsArgs {
@@ -57,7 +58,7 @@ export class Querier extends pulumi.ComponentResource {
       "app.kubernetes.io/name": "thanos-query",
       "app.kubernetes.io/instance": args.querierName,
       "app.kubernetes.io/component": "query-layer",
-      "app.kubernetes.io/part-of": "thanos-global-view",
+      "app.kubernetes.io/part-of": PROJECT,
     };
     const metadata = { name: args.querierName, namespace: args.namespace, labels };
 

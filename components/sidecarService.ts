@@ -1,9 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "../lib/config";
 import { SIDECAR_SERVICE_PORT_NAME } from "../lib/endpoints";
 
 export interface SidecarServiceArgs {
-  /** The Service's name; the querier's DNS discovery name is derived from it. */
+  /** The Service's name; lib/endpoints derives the querier's discovery address from the same config value. */
   serviceName: string;
   /** Must be the namespace of the Prometheus pods: a Service only selects pods of its own namespace. */
   namespace: pulumi.Input<string>;
@@ -31,7 +32,7 @@ export class SidecarService extends pulumi.ComponentResource {
         metadata: {
           name: args.serviceName,
           namespace: args.namespace,
-          labels: { "app.kubernetes.io/component": "thanos-sidecar", "app.kubernetes.io/part-of": "thanos-global-view" },
+          labels: { "app.kubernetes.io/component": "thanos-sidecar", "app.kubernetes.io/part-of": PROJECT },
         },
         spec: {
           clusterIP: "None",

@@ -12,6 +12,7 @@ import {
   type ThanosVersion,
 } from "./thanosVersion";
 import { querierEndpoints } from "./endpoints";
+import { joinHostPort } from "./vm/address";
 import { DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE, DEFAULT_THANOS_URL_TEMPLATE } from "./vm/download";
 import type { VmSidecarSettings } from "./vm/types";
 import { clientTlsMode } from "./querier";
@@ -34,7 +35,7 @@ const KUBERNETES_QUANTITY = /^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 const isHost = (value: string) => isIP(value) !== 0 || HOSTNAME.test(value);
 
 /** Splits "host:port" or "[v6]:port"; undefined when it is not one. */
-export function splitHostPort(value: string): { host: string; port: number } | undefined {
+function splitHostPort(value: string): { host: string; port: number } | undefined {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
   if (!match) return undefined;
   const host = match[1] ?? match[2];
@@ -247,12 +248,22 @@ const schema = z.strictObject({
   tls: tls.optional(),
 });
 
-export type RawStackConfig = z.input<typeof schema>;
 export type StackConfig = z.output<typeof schema>;
 export type VmConfig = StackConfig["vms"][number];
 export type HostOrStackOutput = VmConfig["host"];
-export type TlsConfig = z.output<typeof tls>;
-export type ExtraEndpoint = StackConfig["kubernetes"]["querier"]["extraEndpoints"][number];
+
+/**
+ * A host read from another stack's output, held to the rule a literal host follows (no port, no scheme). Outputs are
+ * known only during the deployment, so this runs then rather than in parseStackConfig.
+ */
+export function checkStackOutputHost(key: string, source: { stack: string; output: string }, resolved: unknown): string {
+  if (typeof resolved !== "string" || !isHost(resolved)) {
+    throw new ConfigError([
+      `${PROJECT}:${key}: output "${source.output}" of stack ${source.stack} must be a hostname or an IP address, without a port or scheme; got ${JSON.stringify(resolved)}`,
+    ]);
+  }
+  return resolved;
+}
 
 /** What the VM side needs of a VM entry (the SSH and advertise settings go elsewhere). */
 export function vmSidecarSettings(vm: VmConfig): VmSidecarSettings {
@@ -315,7 +326,7 @@ function checkConsistency(config: StackConfig, problems: string[]): void {
       problems.push(`${at(`vms[${index}].name`)}: "${vm.name}" is also the name of vms[${previous}]; VM names must be unique`);
     }
     seenNames.set(vm.name, index);
-    const advertised = `${describeHost(vm.advertiseAddress ?? vm.host)}:${vm.grpcPort}`;
+    const advertised = advertisedGrpcAddress(vm);
     const clash = seenAdvertised.get(advertised);
     if (clash !== undefined) {
       problems.push(
@@ -336,8 +347,10 @@ function checkConsistency(config: StackConfig, problems: string[]): void {
   checkTlsMix(config, problems);
 }
 
-function describeHost(value: HostOrStackOutput): string {
-  return typeof value === "string" ? value : `${value.stack}#${value.output}`;
+/** The gRPC address the querier dials for a VM, as config states it (a stack output shown as stack#output). */
+function advertisedGrpcAddress(vm: VmConfig): string {
+  const host = vm.advertiseAddress ?? vm.host;
+  return joinHostPort(typeof host === "string" ? host : `${host.stack}#${host.output}`, vm.grpcPort);
 }
 
 /** Checks that the configured Thanos version can apply TLS the way the endpoints need it. */
@@ -349,7 +362,7 @@ function checkTlsMix(config: StackConfig, problems: string[]): void {
     }
     return;
   }
-  const vmAddresses = config.vms.map((vm) => `${describeHost(vm.advertiseAddress ?? vm.host)}:${vm.grpcPort}`);
+  const vmAddresses = config.vms.map(advertisedGrpcAddress);
   try {
     clientTlsMode(config.thanosVersion, querierEndpoints(config, vmAddresses));
   } catch (error) {

@@ -1,4 +1,4 @@
-/** The querier's endpoint list and command line, as plain functions of typed input. */
+/** The querier's command line and its endpoint types, as plain functions of typed input. */
 import { stringify } from "yaml";
 import { endpointStyle, supportsPerEndpointTls, type ThanosVersion } from "./thanosVersion";
 

@@ -23,7 +23,7 @@ export function parseThanosVersion(text: string): ThanosVersion | undefined {
   return { major, minor, patch, text: `${major}.${minor}.${patch}` };
 }
 
-export function compareVersions(a: ThanosVersion, b: ThanosVersion): number {
+function compareVersions(a: ThanosVersion, b: ThanosVersion): number {
   return a.major - b.major || a.minor - b.minor || a.patch - b.patch;
 }
 
@@ -43,7 +43,7 @@ export function endpointStyle(version: ThanosVersion): "flags" | "sd-config" {
   return atLeast(version, "0.42.0") ? "sd-config" : "flags";
 }
 
-/** Per-endpoint client TLS (`grpc_client_config.tls_config` in the sd-config) exists from 0.42.0 (#8594). */
+/** Per-endpoint client TLS in the sd-config exists from 0.42.0 (#8594); its key moved later, see clientConfigKey. */
 export function supportsPerEndpointTls(version: ThanosVersion): boolean {
-  return endpointStyle(version) === "sd-config";
+  return atLeast(version, "0.42.0");
 }

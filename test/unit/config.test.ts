@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, parseStackConfig } from "../../lib/config";
+import { checkStackOutputHost, ConfigError, parseStackConfig } from "../../lib/config";
 import { asRawConfig, referenceConfig, REFERENCE_SECRET_KEYS, secretKeySet, tlsConfig } from "./fixtures";
 
 function parse(config: Record<string, unknown>, secretKeys: readonly string[] = [...REFERENCE_SECRET_KEYS]) {
@@ -54,6 +54,19 @@ describe("parseStackConfig", () => {
     const selector = { "app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": "k8s", prometheus: "k8s" };
     config.kubernetes.sidecarService = { selector };
     assert.deepEqual(parse(config).kubernetes.sidecarService.selector, selector);
+  });
+
+  it("holds a host read from another stack's output to the literal host rule, naming the key", () => {
+    const source = { stack: "acme/network/prod", output: "promVmIp" };
+    assert.equal(checkStackOutputHost("vms[0].host", source, "10.9.0.5"), "10.9.0.5");
+    assert.equal(checkStackOutputHost("vms[0].host", source, "vm1.example.com"), "vm1.example.com");
+    for (const bad of ["10.9.0.5:22", "ssh://vm1", "", 42, undefined]) {
+      assert.throws(
+        () => checkStackOutputHost("vms[0].host", source, bad),
+        /thanos-global-view:vms\[0\]\.host: output "promVmIp" of stack acme\/network\/prod must be a hostname or an IP address, without a port or scheme/,
+        String(bad),
+      );
+    }
   });
 
   it("ignores other namespaces' settings such as kubernetes:context", () => {
