@@ -27,7 +27,7 @@ export interface VmSidecarCommands {
   install: string;
   /** Removes the sidecar, unless a newer install (another token) owns it by now. */
   delete: string;
-  /** The install's read-only checks alone; no payload, no root needed. */
+  /** The install's read-only checks alone, without a payload; the sandbox runs it, the component does not. */
   preflight: string;
   /** Only with settings.configurePrometheus: sets up a Debian/Ubuntu packaged Prometheus; run before install. */
   prometheusSetup?: string;

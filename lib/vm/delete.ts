@@ -1,8 +1,7 @@
 /**
  * The sidecar's delete script: stops and removes what the install wrote, and only when the ownership marker still
- * names this stack resource. Pulumi runs a new resource's create before an old one's delete (a renamed VM entry,
- * and by default a replacement): the newer install has rewritten the marker by then, so the stale delete leaves
- * its sidecar running.
+ * names this stack resource. Pulumi runs a new resource's create before an old one's delete when a VM entry is
+ * renamed: the newer install has rewritten the marker by then, so the stale delete leaves its sidecar running.
  */
 import { MESSAGES, OWNER_MARKER, PRELUDE, REQUIREMENTS } from "./bashLib";
 import { bash, type ScriptValue } from "./shell";

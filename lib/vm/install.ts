@@ -185,6 +185,10 @@ restore_config() {
   if [[ -d $WORK/backup/config ]]; then cp -a -- "$WORK/backup/config" "$CONFIG_DIR"; fi
 }
 rollback() {
+  # Finish once started: a signal now would leave the old unit without its config. Options are restored on return,
+  # so on_exit keeps running without -e and still removes the work directory (it holds the secrets).
+  trap '' HUP INT TERM
+  local -
   set +e
   if [[ -f $WORK/backup/unit ]]; then
     replace_file "$WORK/backup/unit" "$UNIT_PATH" 0644 root root
@@ -209,10 +213,11 @@ rollback() {
   elif ((NEW_RELEASE)) && ! unit_uses_release; then
     rm -rf -- "$VERSION_DIR"
   fi
-  set -e
 }
 on_exit() {
   local status=$?
+  # Cleanup runs to the end: no second signal, and no failing write (a dropped session closes stderr) stops it.
+  trap '' HUP INT TERM
   set +e
   if ((status != 0 && APPLYING)); then
     APPLYING=0

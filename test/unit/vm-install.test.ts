@@ -110,8 +110,10 @@ class SimulatedVm {
     input: SidecarScriptInput,
     payload = vmSidecarPayload(sidecarSecrets(OBJSTORE, SECRET)),
     signal?: { name: NodeJS.Signals; afterMs: number },
+    /** Shell run just before main, e.g. to close stderr as a dropped SSH session does. */
+    beforeMain = "",
   ): Promise<RunResult> {
-    const script = renderScript("install on a simulated VM", this.variables(input), `${INSTALL_FUNCTIONS}${FAKE_SYSTEMD}main\n`);
+    const script = renderScript("install on a simulated VM", this.variables(input), `${INSTALL_FUNCTIONS}${FAKE_SYSTEMD}${beforeMain}main\n`);
     return runBash(script, payload, signal);
   }
 
@@ -255,6 +257,19 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
     assert.equal(result.code, 129, result.stderr);
     assert.match(result.stderr, /the previous sidecar is back and ready/);
     assert.equal(vm.unit(), before);
+    vm.takeSystemctlCalls();
+  });
+
+  it("a change whose session is gone (stderr closed) is still rolled back, and its work directory with the secrets removed", async () => {
+    const workDirs = () => fs.readdirSync("/var/tmp").filter((name) => name.startsWith("thanos-global-view."));
+    const existing = workDirs();
+    host.sidecarReady = () => !vm.unit().includes("--log.level=debug");
+    const before = vm.unit();
+    const result = await vm.install(vm.input({ logLevel: "debug" }), undefined, undefined, "exec 2>&-\n");
+    host.sidecarReady = () => true;
+    assert.notEqual(result.code, 0);
+    assert.equal(vm.unit(), before);
+    assert.deepEqual(workDirs(), existing, "the work directory (it holds the objstore secret) was left behind");
     vm.takeSystemctlCalls();
   });
 
