@@ -277,7 +277,7 @@ keep_running() {
 main() {
   require_root
   take_lock
-  WORK=$(mktemp -d /var/tmp/thanos-global-view.XXXXXX)
+  WORK=$(mktemp -d "$WORK_ROOT/thanos-global-view.XXXXXX")
   trap on_exit EXIT
   read_payload "$WORK/payload"
   preflight

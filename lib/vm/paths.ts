@@ -15,6 +15,9 @@ export const OWNER_MARKER_PATH = `${CONFIG_DIR}/owner`;
 export const UNIT_NAME = "thanos-sidecar.service";
 export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
 
+/** Where an install keeps its per-run work directory (the decoded payload, staged files); removed on exit. */
+export const WORK_ROOT = "/var/tmp";
+
 /** Serialises runs on one VM (two stacks, or a create racing a delete). */
 export const LOCK_PATH = "/run/thanos-global-view.lock";
 

@@ -8,6 +8,7 @@ import {
   OWNER_MARKER_PATH,
   UNIT_NAME,
   UNIT_PATH,
+  WORK_ROOT,
   thanosBinaryPath,
   thanosVersionDir,
 } from "./paths";
@@ -44,6 +45,7 @@ export function sidecarScriptVariables(input: SidecarScriptInput): Record<string
     UNIT_NAME,
     UNIT_PATH,
     LOCK_PATH,
+    WORK_ROOT,
     OWNER_MARKER_PATH,
     OWNER_TOKEN: input.owner.token,
     OWNER_LABEL: input.owner.label,

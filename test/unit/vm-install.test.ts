@@ -50,6 +50,8 @@ class SimulatedVm {
   readonly unitPath: string;
   readonly fakeDir: string;
   readonly tsdb: string;
+  /** The install's work directories go here instead of the host's /var/tmp. */
+  readonly workRoot: string;
 
   constructor(
     readonly root: string,
@@ -60,7 +62,8 @@ class SimulatedVm {
     this.unitPath = path.join(root, "etc/systemd/system/thanos-sidecar.service");
     this.fakeDir = path.join(root, "fake");
     this.tsdb = path.join(root, "var/lib/prometheus/metrics2");
-    for (const dir of [path.dirname(this.unitPath), this.fakeDir, this.tsdb, path.join(root, "run")]) fs.mkdirSync(dir, { recursive: true });
+    this.workRoot = path.join(root, "var/tmp");
+    for (const dir of [path.dirname(this.unitPath), this.fakeDir, this.tsdb, this.workRoot, path.join(root, "run")]) fs.mkdirSync(dir, { recursive: true });
     fs.chownSync(this.tsdb, NOBODY, NOBODY);
   }
 
@@ -100,6 +103,7 @@ class SimulatedVm {
       CONFIG_DIR: this.configDir,
       UNIT_PATH: this.unitPath,
       LOCK_PATH: path.join(this.root, "run/thanos-global-view.lock"),
+      WORK_ROOT: this.workRoot,
       OWNER_MARKER_PATH: path.join(this.configDir, "owner"),
       FAKE_DIR: this.fakeDir,
       FAKE_SECRET: SECRET,
@@ -261,15 +265,14 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
   });
 
   it("a change whose session is gone (stderr closed) is still rolled back, and its work directory with the secrets removed", async () => {
-    const workDirs = () => fs.readdirSync("/var/tmp").filter((name) => name.startsWith("thanos-global-view."));
-    const existing = workDirs();
+    assert.deepEqual(fs.readdirSync(vm.workRoot), [], "an earlier test left a work directory");
     host.sidecarReady = () => !vm.unit().includes("--log.level=debug");
     const before = vm.unit();
     const result = await vm.install(vm.input({ logLevel: "debug" }), undefined, undefined, "exec 2>&-\n");
     host.sidecarReady = () => true;
     assert.notEqual(result.code, 0);
     assert.equal(vm.unit(), before);
-    assert.deepEqual(workDirs(), existing, "the work directory (it holds the objstore secret) was left behind");
+    assert.deepEqual(fs.readdirSync(vm.workRoot), [], "the work directory (it holds the objstore secret) was left behind");
     vm.takeSystemctlCalls();
   });
 
