@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Shared helpers for scripts/build-*: build binaries from Go modules published on the module proxy (no release
-# downloads are possible here) into the project cache. Source it.
+# Shared helpers for scripts/build-* and scripts/toolchain: build binaries from Go modules published on the module
+# proxy (no release downloads are possible here) into the project cache. Source it.
 
 # Logs go to stderr: the build scripts print only their result on stdout.
 gb_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
@@ -66,7 +66,8 @@ gb_module_download() {
   fi
   GB_MOD_DIR=$(sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$json")
   info=$(sed -n 's/^\t"Info": "\(.*\)",$/\1/p' <<<"$json")
-  GB_MOD_TIME=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$info")
+  GB_MOD_TIME=
+  if [[ -f $info ]]; then GB_MOD_TIME=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$info"); fi
   [[ -d $GB_MOD_DIR && -n $GB_MOD_TIME ]] || gb_die "unexpected 'go mod download' output: $json"
 }
 

@@ -37,7 +37,8 @@ func (e endpoint) clientConfig() (*ssh.ClientConfig, error) {
 	if e.hostKey != "" {
 		pinned, _, _, _, err := ssh.ParseAuthorizedKey([]byte(e.hostKey))
 		if err != nil {
-			return nil, fmt.Errorf("hostKey %q: %w", e.hostKey, err)
+			// Not quoted: connection is secret, and a private key pasted here by mistake must not reach the log.
+			return nil, fmt.Errorf("hostKey: not an authorized_keys line (ssh-ed25519 AAAA...): %w", err)
 		}
 		fixed := ssh.FixedHostKey(pinned)
 		hostKeyCallback = func(hostname string, remote net.Addr, key ssh.PublicKey) error {
