@@ -189,7 +189,6 @@ async function keeper(): Promise<void> {
   const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
   const stopRequested = new Promise<void>((resolve) => process.once("SIGUSR2", () => resolve()));
   let session: SandboxStack | undefined;
-  let deployed = false;
   try {
     // `up` started this process with the toolchain's environment.
     const env = process.env;
@@ -198,7 +197,6 @@ async function keeper(): Promise<void> {
     session = await startSandboxStack({ env, runDir: files.runDir, log });
     const { sandbox, stack, renderDir } = session;
     log(`sandbox ready in ${((Date.now() - started) / 1000).toFixed(0)} s; pulumi up -s sandbox (config: ${stack.configFile})`);
-    deployed = true;
     const result = await stack.up([], { onLine: (line) => console.log(`  | ${line}`) });
     log(`pulumi up took ${(result.durationMs / 1000).toFixed(1)} s`);
 
@@ -237,7 +235,7 @@ async function keeper(): Promise<void> {
     log("ready");
   } catch (error) {
     log(`failed: ${(error as Error).stack ?? String(error)}`);
-    if (session && deployed) {
+    if (session) {
       log("destroying what pulumi up created");
       await session.stack.destroy([], { onLine: (line) => console.log(`  | ${line}`) }).catch((e: Error) => log(`destroy failed too: ${e.message}`));
     }

@@ -159,7 +159,14 @@ export async function startThanosMirror(options: StartMirrorOptions): Promise<Th
     server.once("error", reject);
     server.listen(0, LOOPBACK, resolve);
   });
-  const mirror = new ThanosMirror(server, options.releases);
+  let mirror: ThanosMirror;
+  try {
+    mirror = new ThanosMirror(server, options.releases);
+  } catch (error) {
+    // A release directory without its sha256sums.txt: close the listening server, or it keeps the run alive.
+    await new Promise((resolve) => server.close(resolve));
+    throw error;
+  }
   options.registry?.defer("thanos mirror", () => mirror.stop());
   return mirror;
 }

@@ -1,7 +1,7 @@
-// Long-running programs of the sandbox (MinIO, Prometheus, Thanos) as host processes: each gets its own process group
-// (so stopping it also stops anything it forked) and a log file under the run directory (so tests can grep what a
-// program printed, e.g. to prove a secret never appears). A registry stops everything in an `after()` hook, and a
-// last-resort exit handler kills whatever a crashed test left behind.
+// Long-running programs of the sandbox (MinIO, Prometheus, Thanos, etcd, kube-apiserver) as host processes: each
+// gets its own process group (so stopping it also stops anything it forked) and a log file under the run directory
+// (so tests can grep what a program printed, e.g. to prove a secret never appears). A registry stops everything in
+// an `after()` hook, and a last-resort exit handler kills whatever a crashed test left behind.
 import { spawn, type ChildProcess } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -116,8 +116,8 @@ export class ManagedProcess {
   }
 
   /**
-   * SIGTERM to the group; SIGKILL once `graceMs` has passed. Resolves when it has exited (at once if it has), after
-   * killing anything it forked that outlived it.
+   * SIGTERM to the group; SIGKILL once `graceMs` has passed. Resolves when it has exited (at once if it already
+   * had); when it was stopped here, anything it forked that outlived it is killed too.
    */
   async stop(graceMs = 10_000): Promise<ExitStatus> {
     if (this.running) {

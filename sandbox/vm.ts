@@ -1,6 +1,6 @@
 // The sandbox "VM": a Debian bookworm booted with systemd-nspawn from the tarball scripts/build-vm-rootfs caches,
-// reached over SSH like a real server, with Debian's Prometheus in it. The system tests and the demo install Thanos
-// sidecars on it through @pulumi/command. nspawn shares the host network, so every VM service binds only to the VM's
+// reached over SSH like a real server, with Debian's Prometheus in it. The system tests install Thanos sidecars on it
+// with the component's command strings over ssh; the e2e tests and the demo through @pulumi/command. nspawn shares the host network, so every VM service binds only to the VM's
 // own loopback address (127.0.0.2 by default) and several VMs with different addresses can run side by side. Each
 // VM's root is an overlay of a fresh directory on one read-only unpacking of the tarball, so a boot copies nothing.
 // Needs root.
