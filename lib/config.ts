@@ -373,7 +373,8 @@ function checkTlsMix(config: StackConfig, problems: string[]): void {
 }
 
 function decode(key: string, value: string, problems: string[]): unknown {
-  if (STRING_KEYS.has(key)) return value;
+  // An unknown key (a typo) is left as it is: the schema reports it as unknown, which is the useful message.
+  if (STRING_KEYS.has(key) || !(key in schema.shape)) return value;
   try {
     return JSON.parse(value);
   } catch {
