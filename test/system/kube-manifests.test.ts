@@ -43,23 +43,28 @@ async function prometheusNamespaceExists(): Promise<void> {
   await apiserver.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "monitoring" } });
 }
 
-/** Applies every object; each must come back as the server stored it: the same kind and name, and a uid it assigned. */
-async function applyAll(objects: readonly KubeObject[]): Promise<KubeObject[]> {
+/** The querier container's args in a list of objects. */
+function querierArgs(objects: readonly KubeObject[]): string[] {
+  const deployment = objects.find((object) => object.kind === "Deployment") as KubeObject & {
+    spec: { template: { spec: { containers: { args: string[] }[] } } };
+  };
+  return deployment.spec.template.spec.containers[0].args;
+}
+
+/**
+ * Applies every object; each must come back as the server stored it: the same kind and name, a uid it assigned, and
+ * the querier's args exactly as sent. Returns the querier's stored args.
+ */
+async function applyAll(objects: readonly KubeObject[]): Promise<string[]> {
   const stored = await apiserver.applyAll(objects);
   stored.forEach((object, index) => {
     const sent = objects[index];
     assert.equal(`${object.kind}/${object.metadata.name}`, `${sent.kind}/${sent.metadata.name}`);
     assert.match(String(object.metadata.uid), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, `${sent.kind} ${sent.metadata.name}: no uid`);
   });
-  return stored;
-}
-
-/** The querier container's args as the server stored them. */
-function storedQuerierArgs(stored: readonly KubeObject[]): string[] {
-  const deployment = stored.find((object) => object.kind === "Deployment") as KubeObject & {
-    spec: { template: { spec: { containers: { args: string[] }[] } } };
-  };
-  return deployment.spec.template.spec.containers[0].args;
+  const args = querierArgs(stored);
+  assert.deepEqual(args, querierArgs(objects));
+  return args;
 }
 
 const kinds = (objects: readonly KubeObject[]) => objects.map((object) => `${object.kind}/${object.metadata.namespace ?? ""}/${object.metadata.name}`).sort();
@@ -72,7 +77,7 @@ test("the reference setup (0.42.4, endpoints in the sd-config)", async () => {
     "Service/thanos/sidecar",
     "Service/thanos/thanos-querier",
   ]);
-  const args = storedQuerierArgs(await applyAll(objects));
+  const args = await applyAll(objects);
   assert.ok(args.some((arg) => arg.startsWith("--endpoint.sd-config=")), args.join(" "));
 });
 
@@ -115,7 +120,7 @@ test("0.34.1 (endpoints as flags), DNS discovery of the sidecar Service, no name
   const objects = await kubernetesObjects(config, REFERENCE_SECRET_KEYS);
   assert.deepEqual(kinds(objects), ["Deployment/monitoring/thanos-querier", "Service/monitoring/sidecar", "Service/monitoring/thanos-querier"]);
   await prometheusNamespaceExists();
-  const args = storedQuerierArgs(await applyAll(objects));
+  const args = await applyAll(objects);
   assert.ok(args.includes("--endpoint=dns+sidecar.monitoring.svc.cluster.local:10911"), args.join(" "));
   assert.ok(args.includes("--endpoint=10.0.0.158:10901"), args.join(" "));
 });

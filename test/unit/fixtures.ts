@@ -1,7 +1,7 @@
 /** Shared stack configurations for the unit tests. */
-import { FAKE_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY } from "../fixtures/fakeKeys";
+import { FAKE_CA_CERT, FAKE_CERT, FAKE_QUERIER_TLS_KEY, FAKE_SIDECAR_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY } from "../fixtures/fakeKeys";
 
-export { FAKE_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY };
+export { FAKE_CA_CERT, FAKE_CERT, FAKE_QUERIER_TLS_KEY, FAKE_SIDECAR_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY };
 export const FAKE_OBJSTORE_SECRET = "objstore-secret-Zq81-never-in-plain-text";
 export const VM_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ2bN0oK1d3m8vQ7n5kq0ZbQeFh3k2m1yXq4t7w9sR1c";
 
@@ -41,11 +41,11 @@ export const REFERENCE_SECRET_KEYS = ["sshPrivateKey", "objstoreSecretKey"] as c
 
 export function tlsConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    caCert: FAKE_CERT,
-    sidecarCert: FAKE_CERT,
+    caCert: FAKE_CA_CERT,
+    sidecarCert: FAKE_SIDECAR_CERT,
     sidecarKey: FAKE_TLS_KEY,
     querierCert: FAKE_CERT,
-    querierKey: FAKE_TLS_KEY,
+    querierKey: FAKE_QUERIER_TLS_KEY,
     ...overrides,
   };
 }

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { byType, isSecretInput, recorded, reveal, runProgram, stackOutputs, valueOf } from "./harness";
-import { FAKE_OBJSTORE_SECRET, FAKE_SSH_KEY, referenceConfig, REFERENCE_QUERIER_ARGS_0_34_1, REFERENCE_SECRET_KEYS, tlsConfig, VM_HOST_KEY } from "./fixtures";
+import { parsePayload } from "./vm-fixtures";
+import { FAKE_SSH_KEY_MARKER } from "../fixtures/fakeKeys";
+import { FAKE_CA_CERT, FAKE_CERT, FAKE_OBJSTORE_SECRET, FAKE_QUERIER_TLS_KEY, FAKE_SIDECAR_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY, referenceConfig, REFERENCE_QUERIER_ARGS_0_34_1, REFERENCE_SECRET_KEYS, tlsConfig, VM_HOST_KEY } from "./fixtures";
 
 type Outputs = Record<string, any>;
 
@@ -106,8 +108,12 @@ describe("index.ts", () => {
       assert.equal(reveal(inputs.connection).hostKey, VM_HOST_KEY);
       assert.equal(reveal(inputs.connection).privateKey, FAKE_SSH_KEY);
       for (const field of ["create", "update", "delete"]) {
-        const script = String(inputs[field] ?? "");
-        for (const secret of [FAKE_SSH_KEY, FAKE_OBJSTORE_SECRET, "FAKE-TLS-KEY-MATERIAL"]) {
+        // JSON, so a value wrapped as a secret is searched too instead of becoming "[object Object]".
+        const script = JSON.stringify(inputs[field] ?? "");
+        // An empty command would hold no secret either: each must carry its script.
+        assert.ok(script.includes("#!/bin/bash"), `${field} holds no script`);
+        // Single-line markers: JSON escapes the newlines of a whole PEM.
+        for (const secret of [FAKE_SSH_KEY_MARKER, FAKE_OBJSTORE_SECRET, "FAKE-TLS-KEY-MATERIAL"]) {
           assert.ok(!script.includes(secret), `${field} holds a secret`);
         }
       }
@@ -132,6 +138,19 @@ describe("index.ts", () => {
     assert.match(inputs.endpoints, /"s3":"http:\/\/10\.0\.0\.160:9000"/);
     const [bucket] = byType("aws:s3/bucket:Bucket");
     assert.equal((bucket.inputs as any).bucket, "thanos");
+  });
+
+  it("wires each TLS file where it belongs: the querier's pair to its Secret, the sidecar's pair and the CA to the VM", async () => {
+    const config = referenceConfig();
+    config.tls = tlsConfig();
+    await runProgram(config, [...REFERENCE_SECRET_KEYS, "tls"]);
+    const [secret] = byType("kubernetes:core/v1:Secret");
+    assert.deepEqual(reveal((secret.inputs as any).stringData), { "ca.crt": FAKE_CA_CERT, "tls.crt": FAKE_CERT, "tls.key": FAKE_QUERIER_TLS_KEY });
+    const [install] = byType("command:remote:Command");
+    const entries = parsePayload(reveal((install.inputs as any).stdin));
+    assert.equal(entries["tls-ca.crt"], FAKE_CA_CERT);
+    assert.equal(entries["tls-server.crt"], FAKE_SIDECAR_CERT);
+    assert.equal(entries["tls-server.key"], FAKE_TLS_KEY);
   });
 
   it("keeps the in-cluster sidecar's objstore Secret secret", async () => {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { byType, isSecret, recorded, settle, valueOf } from "./harness";
+import { byType, isSecret, recorded, reveal, settle, valueOf } from "./harness";
 import { Querier, type QuerierArgs } from "../../components/querier";
 import { SidecarService } from "../../components/sidecarService";
 import { parseThanosVersion } from "../../lib/thanosVersion";
-import { FAKE_CERT, FAKE_TLS_KEY } from "./fixtures";
+import { FAKE_CA_CERT, FAKE_CERT, FAKE_TLS_KEY } from "./fixtures";
 
 const querierArgs = (overrides: Partial<QuerierArgs> = {}): QuerierArgs => ({
   querierName: "thanos-querier",
@@ -70,9 +70,19 @@ describe("Querier", () => {
   it("adds a PodDisruptionBudget only with more than one replica", async () => {
     await deploymentOf("q3", querierArgs({ replicas: 1 }));
     assert.equal(byType("kubernetes:policy/v1:PodDisruptionBudget").length, 0);
-    await deploymentOf("q4", querierArgs({ replicas: 3 }));
+    const { deployment } = await deploymentOf("q4", querierArgs({ replicas: 3 }));
     const [pdb] = byType("kubernetes:policy/v1:PodDisruptionBudget");
     assert.equal((pdb.inputs as Spec).spec.maxUnavailable, 1);
+    // It, the Service and the Deployment all pick the querier's own pods.
+    const podLabels = deployment.spec.template.metadata.labels;
+    assert.deepEqual((pdb.inputs as Spec).spec.selector.matchLabels, podLabels);
+    assert.deepEqual(deployment.spec.selector.matchLabels, podLabels);
+    const [service] = byType("kubernetes:core/v1:Service");
+    assert.deepEqual((service.inputs as Spec).spec.selector, podLabels);
+    assert.deepEqual(
+      (service.inputs as Spec).spec.ports.map((port: Spec) => [port.name, port.port, port.targetPort]),
+      [["grpc", 10901, "grpc"], ["http", 10902, "http"]],
+    );
   });
 
   it("mounts the client certificate from a secret Secret when endpoints use TLS", async () => {
@@ -83,11 +93,13 @@ describe("Querier", () => {
           { address: "dnssrv+_grpc._tcp.sidecar.thanos.svc.cluster.local", tls: false },
           { address: "203.0.113.7:10901", tls: true },
         ],
-        tls: { caCert: FAKE_CERT, cert: FAKE_CERT, key: FAKE_TLS_KEY },
+        tls: { caCert: FAKE_CA_CERT, cert: FAKE_CERT, key: FAKE_TLS_KEY },
       }),
     );
     const [secret] = byType("kubernetes:core/v1:Secret");
     assert.equal((secret.inputs as Spec).metadata.name, "thanos-querier-tls");
+    // Each file holds its own PEM (the CA differs from the certificate, so a swap shows).
+    assert.deepEqual(reveal((secret.inputs as Spec).stringData), { "ca.crt": FAKE_CA_CERT, "tls.crt": FAKE_CERT, "tls.key": FAKE_TLS_KEY });
     const pod = deployment.spec.template.spec;
     assert.deepEqual(pod.volumes, [{ name: "tls", secret: { secretName: "thanos-querier-tls", defaultMode: 0o440 } }]);
     assert.deepEqual(pod.containers[0].volumeMounts, [{ name: "tls", mountPath: "/etc/thanos/tls", readOnly: true }]);

@@ -83,7 +83,13 @@ describe("querierArgs", () => {
     const args = querierArgs(
       input({ version: version("0.43.0"), endpoints: [{ address: "203.0.113.7:10901", tls: true }, { address: "dns+a:1", tls: false }], clientTls }),
     );
-    assert.deepEqual(Object.keys(sdConfigOf(args).endpoints[0]), ["address", "grpc_client_config"]);
+    assert.deepEqual(sdConfigOf(args).endpoints, [
+      {
+        address: "203.0.113.7:10901",
+        grpc_client_config: { tls_config: { enabled: true, cert_file: "/tls/tls.crt", key_file: "/tls/tls.key", ca_file: "/tls/ca.crt" } },
+      },
+      { address: "dns+a:1" },
+    ]);
   });
 
   it("switches client TLS on globally when every endpoint uses it, on old versions too", () => {
@@ -99,6 +105,11 @@ describe("querierArgs", () => {
       "--grpc-client-tls-ca=/tls/ca.crt",
     ]);
     assert.equal(clientTlsMode(version("0.42.4"), endpoints), "global");
+    // 0.42 too: global flags, and the sd-config lists the endpoints without settings of their own.
+    const sdArgs = querierArgs(input({ endpoints, clientTls }));
+    assert.ok(sdArgs.includes("--grpc-client-tls-secure"), sdArgs.join(" "));
+    assert.ok(sdArgs.includes("--grpc-client-tls-ca=/tls/ca.crt"), sdArgs.join(" "));
+    assert.deepEqual(sdConfigOf(sdArgs).endpoints, endpoints.map(({ address }) => ({ address })));
   });
 
   it("refuses mixed TLS before 0.42, naming the plain endpoints", () => {

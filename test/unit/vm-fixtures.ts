@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { DEFAULT_THANOS_DOWNLOAD } from "../../lib/vm/download";
 import type { VmSidecarCommandInput } from "../../lib/vm/commands";
+import { PAYLOAD_MAGIC } from "../../lib/vm/payload";
 import type { SidecarScriptInput } from "../../lib/vm/sidecarScriptInput";
 import type { VmSidecarSettings } from "../../lib/vm/types";
 
@@ -62,6 +63,20 @@ export function run(
 /** Runs a script the way the VM does: `bash -c <script> <name>`, stdin attached. */
 export function runBash(script: string, stdin = "", signal?: { name: NodeJS.Signals; afterMs: number }): Promise<RunResult> {
   return run("bash", ["-c", script, "thanos-global-view-test"], { stdin, signal });
+}
+
+/** The entries of a stdin payload (magic line, `<name> <base64>` lines, `end`), decoded; throws on another shape. */
+export function parsePayload(payload: string): Record<string, string> {
+  const lines = payload.split("\n");
+  if (lines[0] !== PAYLOAD_MAGIC || lines.at(-2) !== "end" || lines.at(-1) !== "") {
+    throw new Error(`not a payload: ${JSON.stringify(payload.slice(0, 40))}`);
+  }
+  return Object.fromEntries(
+    lines.slice(1, -2).map((line) => {
+      const [name, data] = line.split(" ");
+      return [name, Buffer.from(data, "base64").toString()];
+    }),
+  );
 }
 
 /** The script inside a remote command (`[sudo -n ]bash -c '<script>' '<name>'`), unquoted. */

@@ -195,6 +195,7 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
   it("a second run with the same input downloads nothing and restarts nothing", async () => {
     const tarball = [...host.requests.keys()].find((url) => url.endsWith(".tar.gz") && url.includes("0.42.4")) ?? "";
     const downloads = host.requests.get(tarball);
+    assert.equal(downloads, 1, "the first install should have downloaded the tarball once");
     const mtime = fs.statSync(path.join(vm.configDir, "objstore.yml")).mtimeMs;
     const result = await vm.install(vm.input());
     assertSucceeded(result);
@@ -270,10 +271,17 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
     const before = vm.unit();
     const result = await vm.install(vm.input({ logLevel: "debug" }), undefined, undefined, "exec 2>&-\n");
     host.sidecarReady = () => true;
-    assert.notEqual(result.code, 0);
+    assert.equal(result.code, 1);
     assert.equal(vm.unit(), before);
     assert.deepEqual(fs.readdirSync(vm.workRoot), [], "the work directory (it holds the objstore secret) was left behind");
-    vm.takeSystemctlCalls();
+    // The change was applied and then rolled back: the previous unit restarted after the failed one.
+    assert.deepEqual(vm.takeSystemctlCalls(), [
+      "daemon-reload",
+      "enable --quiet thanos-sidecar.service",
+      "restart thanos-sidecar.service",
+      "daemon-reload",
+      "restart thanos-sidecar.service",
+    ]);
   });
 
   it("an upgrade installs the new release beside the old one and prunes the old one once ready", async () => {

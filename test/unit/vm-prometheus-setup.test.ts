@@ -127,6 +127,17 @@ describe("Prometheus setup", () => {
     assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
   }
 
+  it("gives a restarted Prometheus at least 5 minutes to replay its WAL, whatever the sidecar's ready timeout", () => {
+    const input = (readyTimeoutSeconds: number): PrometheusSetupInput => ({
+      vmName: "prom-vm",
+      prometheusUrl: "http://localhost:9090",
+      setup: { externalLabels: LABELS, blockDuration: "2h" },
+      readyTimeoutSeconds,
+    });
+    assert.equal(prometheusSetupVariables(input(2)).READY_TIMEOUT_SECONDS, 300);
+    assert.equal(prometheusSetupVariables(input(900)).READY_TIMEOUT_SECONDS, 900);
+  });
+
   it("adds both flags and the labels to Debian's files, backs them up, checks and restarts once", async () => {
     const result = await setup();
     assertOk(result);

@@ -4,10 +4,10 @@ import { joinHostPort, sidecarReadyUrl } from "../../lib/vm/address";
 import { ownershipToken, vmSidecarCommands } from "../../lib/vm/commands";
 import { DEFAULT_THANOS_DOWNLOAD, thanosSource } from "../../lib/vm/download";
 import { sidecarFlags } from "../../lib/vm/flags";
-import { PAYLOAD_MAGIC, vmSidecarPayload } from "../../lib/vm/payload";
+import { vmSidecarPayload } from "../../lib/vm/payload";
 import { renderScript, shQuote } from "../../lib/vm/shell";
 import { execArg, renderSidecarUnit } from "../../lib/vm/unit";
-import { COMMAND_INPUT, SETTINGS, run, scriptOf } from "./vm-fixtures";
+import { COMMAND_INPUT, SETTINGS, parsePayload, run, scriptOf } from "./vm-fixtures";
 
 describe("sidecarFlags", () => {
   it("renders the sidecar's flags from the settings", () => {
@@ -153,16 +153,7 @@ describe("vmSidecarPayload", () => {
       tls: { caCert: "CA", cert: "CERT", key: "KEY" },
       redact: ["s3cr3t", ""],
     });
-    const lines = payload.split("\n");
-    assert.equal(lines[0], PAYLOAD_MAGIC);
-    assert.equal(lines.at(-2), "end");
-    const entries = Object.fromEntries(
-      lines.slice(1, -2).map((line) => {
-        const [name, data] = line.split(" ");
-        return [name, Buffer.from(data, "base64").toString()];
-      }),
-    );
-    assert.deepEqual(entries, {
+    assert.deepEqual(parsePayload(payload), {
       "objstore.yml": "type: S3\n",
       "tls-ca.crt": "CA",
       "tls-server.crt": "CERT",

@@ -5,9 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { VmSidecar as VmSidecarClass, VmSidecarArgs } from "../../components/vmSidecar";
 import { vmSidecarCommands } from "../../lib/vm/commands";
 import { DEFAULT_THANOS_DOWNLOAD } from "../../lib/vm/download";
-import { PAYLOAD_MAGIC } from "../../lib/vm/payload";
 import { FAKE_SSH_KEY, FAKE_SSH_KEY_MARKER, FAKE_TLS_KEY, FAKE_TLS_KEY_MARKER } from "../fixtures/fakeKeys";
-import { SETTINGS } from "./vm-fixtures";
+import { parsePayload, SETTINGS } from "./vm-fixtures";
 
 interface Registered {
   type: string;
@@ -146,7 +145,10 @@ describe("VmSidecar", () => {
     assert.equal(connection.user, "ops");
     assert.equal(unwrap(connection.privateKey), PRIVATE_KEY);
     assert.equal(connection.hostKey, HOST_KEY);
+    // An unreachable VM fails within about a minute (5 dials of 10 s), not the provider's default 10 of 15 s.
+    assert.deepEqual([connection.dialErrorLimit, connection.perDialTimeout], [5, 10]);
     const proxy = connection.proxy as Record<string, unknown>;
+    assert.deepEqual([proxy.dialErrorLimit, proxy.perDialTimeout], [5, 10]);
     assert.deepEqual(
       { host: proxy.host, port: proxy.port, user: proxy.user, hostKey: proxy.hostKey, privateKey: unwrap(proxy.privateKey) },
       { host: "bastion.example.com", port: 22, user: "jump", hostKey: BASTION_KEY, privateKey: PRIVATE_KEY },
@@ -161,15 +163,10 @@ describe("VmSidecar", () => {
     const { inputs } = resource("vm-d-sidecar");
     assert.ok(isWrappedSecret(inputs.stdin), "stdin is not secret");
     assert.equal(await pulumi.isSecret(sidecar.install.stdin), true);
-    const payload = String(unwrap(inputs.stdin));
-    const entries = Object.fromEntries(
-      payload
-        .split("\n")
-        .slice(1, -2)
-        .map((line) => [line.split(" ")[0], Buffer.from(line.split(" ")[1], "base64").toString()]),
-    );
-    assert.ok(payload.startsWith(`${PAYLOAD_MAGIC}\n`));
+    const entries = parsePayload(String(unwrap(inputs.stdin)));
     assert.match(entries["objstore.yml"], new RegExp(`secret_key: ${SECRET_KEY}`));
+    assert.equal(entries["tls-ca.crt"], "CA-PEM");
+    assert.equal(entries["tls-server.crt"], "CERT-PEM");
     assert.equal(entries["tls-server.key"], TLS_KEY);
     assert.equal(entries.redact, SECRET_KEY);
     const sidecarOptions: pulumi.CustomResourceOptions = options.get("vm-d-sidecar") ?? {};
