@@ -49,6 +49,8 @@ require_systemd() {
 }
 # One run at a time per VM: two stacks, or a replacement's create racing the old delete.
 take_lock() {
+  # Checked here, as the lock comes before the scripts' own tool checks: a missing flock is not a held lock.
+  require_tools flock
   exec 9>"$LOCK_PATH"
   flock --wait 600 9 || die "another thanos-global-view run on this VM has held $LOCK_PATH for 10 minutes"
 }

@@ -239,7 +239,11 @@ restart_prometheus() {
   show_journal "$PROMETHEUS_UNIT" "$started"
   return 1
 }
-# What the sidecar's preflight checks, asked of the running Prometheus (the files may be right but not loaded).
+# After a restart the running Prometheus must show what the files now say; if not, it does not read these files.
+verify_running() {
+  check_running_prometheus warn ||
+    die "restarted $PROMETHEUS_UNIT, but the Prometheus at $PROMETHEUS_URL still does not run with $WANTED_FLAGS and external labels $WANTED_LABELS (warning above): check that prometheusUrl is this VM's packaged Prometheus and that $PROMETHEUS_UNIT reads $DEFAULTS_FILE"
+}
 main() {
   require_root
   take_lock
@@ -257,10 +261,12 @@ main() {
     fi
     log "$DEFAULTS_FILE and $PROMETHEUS_CONFIG are right, but the running Prometheus is not: restarting $PROMETHEUS_UNIT"
     restart_prometheus || die "$PROMETHEUS_UNIT did not get ready at $PROMETHEUS_URL within \${READY_TIMEOUT_SECONDS}s"
+    verify_running
     return 0
   fi
   install_candidates
   if restart_prometheus; then
+    verify_running
     log "restarted $PROMETHEUS_UNIT with $WANTED_FLAGS and external labels $WANTED_LABELS: ready"
     return 0
   fi

@@ -243,13 +243,34 @@ describe("Prometheus setup", () => {
     assert.deepEqual(calls("systemctl"), ["restart prometheus.service", "restart prometheus.service"]);
   });
 
+  /** The fake Prometheus runs with 31d as max block duration until it has been restarted `restarts` times in all. */
+  function oldSettingsUntilRestart(restarts: number): void {
+    Object.defineProperty(host.prometheus.flags, "storage.tsdb.max-block-duration", {
+      get: () => (calls("systemctl").filter((call) => call === "restart prometheus.service").length >= restarts ? "2h" : "31d"),
+      enumerable: true,
+      configurable: true,
+    });
+  }
+
   it("restarts a Prometheus whose files are right but which runs with old settings", async () => {
     assertOk(await setup());
-    host.prometheus.flags["storage.tsdb.max-block-duration"] = "31d";
+    oldSettingsUntilRestart(2);
     const result = await setup();
     assertOk(result);
     assert.match(result.stdout, /the running Prometheus is not: restarting prometheus\.service/);
     assert.deepEqual(calls("systemctl"), ["restart prometheus.service", "restart prometheus.service"]);
+  });
+
+  it("fails, naming what to check, when the restarted Prometheus still runs without the settings", async () => {
+    oldSettingsUntilRestart(Infinity);
+    const result = await setup();
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /storage\.tsdb\.min-block-duration=2h but storage\.tsdb\.max-block-duration=31d/);
+    assert.match(
+      result.stderr,
+      /restarted prometheus\.service, but the Prometheus at .* still does not run with .* check that prometheusUrl is this VM's packaged Prometheus and that prometheus\.service reads .*etc\/default\/prometheus/,
+    );
+    assert.deepEqual(calls("systemctl"), ["restart prometheus.service"]);
   });
 
   it("explains what to do on a Prometheus that is not Debian's package", async () => {
