@@ -82,8 +82,21 @@ gb_build_from_copy() {
   (cd "$GB_TMP/src" && CGO_ENABLED=0 GOOS=linux go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$out" "$pkg")
 }
 
-# gb_publish FINAL_DIR: moves GB_TMP/out into place with a rename, so readers never see a half-built cache entry.
+# gb_recipe_key [FILE...]: a short hash of how an entry is built: the calling script, these helpers, the Go version
+# and any FILE (pinned go.mod/go.sum). Part of the entry's name, so a changed recipe builds a new entry.
+# shellcheck disable=SC2120 # the files are optional
+gb_recipe_key() {
+  cat -- "$0" "${BASH_SOURCE[0]}" "$@" <(go env GOVERSION) | sha256sum | cut -c1-12
+}
+
+# gb_publish FINAL_DIR [SIBLING_PREFIX]: moves GB_TMP/out into place with a rename, so readers never see a half-built
+# cache entry; then removes the entries beside it named SIBLING_PREFIX* (older recipes of the same version).
 gb_publish() {
-  rm -rf -- "$1"
-  mv -T -- "$GB_TMP/out" "$1"
+  local final=$1 prefix=${2:-} old
+  rm -rf -- "$final"
+  mv -T -- "$GB_TMP/out" "$final"
+  [[ -n $prefix ]] || return 0
+  for old in "$(dirname "$final")/$prefix"*; do
+    if [[ -e $old && $old != "$final" ]]; then rm -rf -- "$old"; fi
+  done
 }
