@@ -11,7 +11,7 @@ import { parseStackConfig, PROJECT, vmSidecarSettings, type StackConfig } from "
 import { querierEndpoints } from "../lib/endpoints";
 import type { ObjstoreSettings } from "../lib/objstore";
 import { querierArgs } from "../lib/querier";
-import { DEFAULT_THANOS_VERSION } from "../lib/thanosVersion";
+import { DEFAULT_THANOS_VERSION, parseThanosVersion } from "../lib/thanosVersion";
 import { joinHostPort, sidecarReadyUrl } from "../lib/vm/address";
 import { vmSidecarCommands, type VmSidecarCommands } from "../lib/vm/commands";
 import { UNIT_NAME } from "../lib/vm/paths";
@@ -398,8 +398,14 @@ async function scrapeSameTarget(replica: HostPrometheus, primary: HostPrometheus
  */
 export async function startGlobalViewSandbox(options: GlobalViewSandboxOptions = {}): Promise<GlobalViewSandbox> {
   const log = options.log ?? (() => undefined);
-  const thanosVersion = options.thanosVersion ?? DEFAULT_THANOS_VERSION;
-  const versions = [...new Set([thanosVersion, ...(options.extraThanosVersions ?? [])])];
+  // Normalised as the stack config normalises it ("v0.42.4" is 0.42.4), so releases are found by the same text.
+  const normalise = (text: string) => {
+    const version = parseThanosVersion(text);
+    if (!version) throw new Error(`not a Thanos version: ${text}`);
+    return version.text;
+  };
+  const thanosVersion = normalise(options.thanosVersion ?? DEFAULT_THANOS_VERSION);
+  const versions = [...new Set([thanosVersion, ...(options.extraThanosVersions ?? []).map(normalise)])];
   const bucket = options.bucket ?? "thanos";
   const runDir = options.runDir ?? createRunDir("global-view");
   const registry = new ProcessRegistry();
