@@ -138,6 +138,15 @@ class SimulatedVm {
   }
 }
 
+/** systemctl calls of a change that was applied and then rolled back: the previous unit restarted after the new one. */
+const APPLIED_THEN_ROLLED_BACK = [
+  "daemon-reload",
+  "enable --quiet thanos-sidecar.service",
+  "restart thanos-sidecar.service",
+  "daemon-reload",
+  "restart thanos-sidecar.service",
+];
+
 function assertSucceeded(result: RunResult): void {
   assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
 }
@@ -235,13 +244,7 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
     assert.equal(vm.unit(), before);
     assert.equal(fs.existsSync(vm.versionDir("0.43.0")), false, "the new release was not removed");
     assert.ok(fs.existsSync(path.join(vm.versionDir("0.42.4"), "thanos")));
-    assert.deepEqual(vm.takeSystemctlCalls(), [
-      "daemon-reload",
-      "enable --quiet thanos-sidecar.service",
-      "restart thanos-sidecar.service",
-      "daemon-reload",
-      "restart thanos-sidecar.service",
-    ]);
+    assert.deepEqual(vm.takeSystemctlCalls(), APPLIED_THEN_ROLLED_BACK);
     host.sidecarReady = () => true;
   });
 
@@ -274,14 +277,7 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
     assert.equal(result.code, 1);
     assert.equal(vm.unit(), before);
     assert.deepEqual(fs.readdirSync(vm.workRoot), [], "the work directory (it holds the objstore secret) was left behind");
-    // The change was applied and then rolled back: the previous unit restarted after the failed one.
-    assert.deepEqual(vm.takeSystemctlCalls(), [
-      "daemon-reload",
-      "enable --quiet thanos-sidecar.service",
-      "restart thanos-sidecar.service",
-      "daemon-reload",
-      "restart thanos-sidecar.service",
-    ]);
+    assert.deepEqual(vm.takeSystemctlCalls(), APPLIED_THEN_ROLLED_BACK);
   });
 
   it("an upgrade installs the new release beside the old one and prunes the old one once ready", async () => {
