@@ -72,7 +72,9 @@ export class ObjectStore extends pulumi.ComponentResource {
           },
           type: "Opaque",
           stringData: {
-            [args.kubernetesSecret.key]: pulumi.secret(pulumi.output(args.secretKey).apply((secretKey) => renderObjstoreYaml(settings, secretKey))),
+            [args.kubernetesSecret.key]: pulumi.secret(
+              pulumi.output(args.secretKey).apply((secretKey) => renderObjstoreYaml(settings, secretKey)),
+            ),
           },
         },
         { parent: this, additionalSecretOutputs: ["data", "stringData"] },
