@@ -3,7 +3,7 @@
 .PHONY: deps test test-unit sandbox sandbox-down
 
 deps:
-	scripts/install-host-packages
+	test/build/install-host-packages
 	npm ci --ignore-scripts --no-audit --no-fund
 
 # Everything CI runs: type check, lint, unit tests, system tests against real programs, e2e with the real engine.
@@ -17,7 +17,7 @@ test-unit:
 	npm test
 
 sandbox: deps
-	scripts/sandbox up
+	node --import tsx test/sandbox/demo.ts up
 
 sandbox-down:
-	scripts/sandbox down
+	node --import tsx test/sandbox/demo.ts down

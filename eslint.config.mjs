@@ -21,6 +21,13 @@ export default tseslint.config(
     },
   },
   {
+    // The product never reaches into the test rig.
+    files: ["index.ts", "components/**/*.ts", "lib/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["**/test/**", "../test", "./test"], message: "product code must not import the test rig" }] }],
+    },
+  },
+  {
     // Tests dig into recorded resource inputs, which are untyped JSON.
     files: ["test/**/*.ts"],
     rules: {

@@ -3,7 +3,7 @@
  * from loading index.ts to the last resource registered — for 1, 10 and 100 VMs, median of several fresh processes.
  */
 import { execFileSync } from "node:child_process";
-import { referenceConfig, REFERENCE_SECRET_KEYS } from "../unit/fixtures";
+import { referenceConfig, REFERENCE_SECRET_KEYS } from "../harness/configs";
 
 const RUNS = 7;
 const SIZES = [1, 10, 100];

@@ -1,7 +1,7 @@
 /** Child of evaluate.ts: loads index.ts under mocks and prints the time to the last resource registration. */
 import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
-import { asRawConfig, secretKeySet } from "../unit/fixtures";
+import { asRawConfig, secretKeySet } from "../harness/configs";
 
 let lastRegistration = 0;
 let resources = 0;

@@ -1,5 +1,5 @@
 // The main job with the real engine: `pulumi preview`, `up`, a no-op `up`, a Thanos version change, `destroy` and a
-// bad config of the sandbox stack (Pulumi.sandbox.yaml), with the CLI and plugins scripts/toolchain builds, against
+// bad config of the sandbox stack (Pulumi.sandbox.yaml), with the CLI and plugins test/build/toolchain builds, against
 // the sandbox VM over SSH, with the querier started from the manifests the kubernetes provider rendered. The tests
 // run in order and build on each other. Needs root; a cold cache builds the toolchain, Thanos and the VM first.
 import { strict as assert } from "node:assert";
@@ -8,10 +8,10 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { after, before, test } from "node:test";
 import { UNIT_NAME, UNIT_PATH, CONFIG_DIR, INSTALL_ROOT } from "../../lib/vm/paths";
-import { K8S_CLUSTER, VM_CLUSTER, type GlobalViewSandbox } from "../../sandbox/globalView";
-import { startKubeApiserver, type KubeApiserver, type KubeObject } from "../../sandbox/kubeApiserver";
-import { httpRequest } from "../../sandbox/ports";
-import { filesContaining, processesMentioning, waitFor } from "../../sandbox/process";
+import { K8S_CLUSTER, VM_CLUSTER, type GlobalViewSandbox } from "../sandbox/globalView";
+import { startKubeApiserver, type KubeApiserver, type KubeObject } from "../sandbox/kubeApiserver";
+import { httpRequest } from "../sandbox/ports";
+import { filesContaining, processesMentioning, waitFor } from "../sandbox/process";
 import {
   PulumiStack,
   querierArgEndpoints,
@@ -21,12 +21,12 @@ import {
   toolchainEnv,
   waitForQuerierStores,
   type RenderedQuerier,
-} from "../../sandbox/stack";
-import { instantQuery } from "../../sandbox/thanos";
+} from "../sandbox/stack";
+import { repoPath } from "../repo";
+import { instantQuery } from "../sandbox/thanos";
 
 const FIRST_VERSION = "0.42.4";
 const NEXT_VERSION = "0.34.1";
-const repoRoot = path.resolve(__dirname, "..", "..");
 const MINUTE = 60_000;
 /** The key marking a secret value in Pulumi state (sdk/go/common/resource/sig). */
 const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
@@ -51,7 +51,7 @@ async function timed<T>(what: string, run: () => Promise<T>): Promise<T> {
 
 before(
   async () => {
-    env = await timed("toolchain (scripts/toolchain)", toolchainEnv);
+    env = await timed("toolchain (test/build/toolchain)", toolchainEnv);
     ({ sandbox, stack, renderDir } = await timed("sandbox started and stack configured", () =>
       startSandboxStack({
         env,
@@ -197,7 +197,7 @@ test("pulumi up converges: VM sidecar ready, the rendered querier sees every sid
     dir: path.join(sandbox.runDir, "reader"),
     env,
     stack: "reader",
-    projectDir: path.join(repoRoot, "test", "fixtures", "reader"),
+    projectDir: repoPath("test", "fixtures", "reader"),
     backendDir: stack.backendDir,
   });
   await reader.init({ thanosStack: stack.qualifiedName });

@@ -21,12 +21,12 @@ import {
   type GlobalViewSandbox,
   type VmChange,
   type VmCommandResult,
-} from "../../sandbox/globalView";
-import { SECRET_KEY_MARKER } from "../../sandbox/minio";
-import { freePort, httpRequest, listeningPorts } from "../../sandbox/ports";
-import { filesContaining, waitFor } from "../../sandbox/process";
-import { instantQuery, queryStores, type HostThanos } from "../../sandbox/thanos";
-import { PROMETHEUS_DATA_DIR } from "../../sandbox/vm";
+} from "../sandbox/globalView";
+import { SECRET_KEY_MARKER } from "../sandbox/minio";
+import { freePort, httpRequest, listeningPorts } from "../sandbox/ports";
+import { filesContaining, waitFor } from "../sandbox/process";
+import { instantQuery, queryStores, type HostThanos } from "../sandbox/thanos";
+import { PROMETHEUS_DATA_DIR } from "../sandbox/vm";
 
 // Everything this test process prints, the test runner's report included, is kept: the secret test searches it.
 const captured: Buffer[] = [];

@@ -5,10 +5,10 @@
 // the kubernetes provider would send; the e2e tests cover the provider's own rendering of the sandbox stack.
 import { strict as assert } from "node:assert";
 import { after, before, test } from "node:test";
-import { startKubeApiserver, type KubeApiserver, type KubeObject } from "../../sandbox/kubeApiserver";
-import { createRunDir, processesMentioning, ProcessRegistry } from "../../sandbox/process";
-import { recorded, reveal, runProgram } from "../unit/harness";
-import { referenceConfig, REFERENCE_SECRET_KEYS, tlsConfig } from "../unit/fixtures";
+import { startKubeApiserver, type KubeApiserver, type KubeObject } from "../sandbox/kubeApiserver";
+import { createRunDir, processesMentioning, ProcessRegistry } from "../sandbox/process";
+import { recorded, reveal, runProgram } from "../harness/mocks";
+import { referenceConfig, REFERENCE_SECRET_KEYS, tlsConfig } from "../harness/configs";
 
 const registry = new ProcessRegistry();
 const runDir = createRunDir("kube-manifests");

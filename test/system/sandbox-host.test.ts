@@ -7,11 +7,11 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { renderObjstoreYaml } from "../../lib/objstore";
 import { DEFAULT_THANOS_VERSION } from "../../lib/thanosVersion";
-import { startThanosMirror, type ThanosMirror } from "../../sandbox/mirror";
-import { minioBinary, SECRET_KEY_MARKER, startMinio, type MinioServer } from "../../sandbox/minio";
-import { freePorts, httpRequest, listeningPorts } from "../../sandbox/ports";
-import { createRunDir, filesContaining, ProcessRegistry, processesMentioning, waitFor } from "../../sandbox/process";
-import { startHostPrometheus, type HostPrometheus } from "../../sandbox/prometheus";
+import { startThanosMirror, type ThanosMirror } from "../sandbox/mirror";
+import { minioBinary, SECRET_KEY_MARKER, startMinio, type MinioServer } from "../sandbox/minio";
+import { freePorts, httpRequest, listeningPorts } from "../sandbox/ports";
+import { createRunDir, filesContaining, ProcessRegistry, processesMentioning, waitFor } from "../sandbox/process";
+import { startHostPrometheus, type HostPrometheus } from "../sandbox/prometheus";
 import {
   instantQuery,
   queryStores,
@@ -21,7 +21,7 @@ import {
   thanosReleaseDir,
   type HostSidecar,
   type HostThanos,
-} from "../../sandbox/thanos";
+} from "../sandbox/thanos";
 
 const VERSION = DEFAULT_THANOS_VERSION;
 const BUCKET = "thanos";

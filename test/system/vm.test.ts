@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { after, before, test } from "node:test";
 import * as YAML from "yaml";
-import { Vm } from "../../sandbox/vm";
+import { Vm } from "../sandbox/vm";
 import { OPENSSH_PRIVATE_KEY_HEADER } from "../fixtures/fakeKeys";
 
 let vm: Vm;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { checkStackOutputHost, ConfigError, parseStackConfig } from "../../lib/config";
-import { asRawConfig, referenceConfig, REFERENCE_SECRET_KEYS, secretKeySet, tlsConfig } from "./fixtures";
+import { asRawConfig, referenceConfig, REFERENCE_SECRET_KEYS, secretKeySet, tlsConfig } from "../harness/configs";
 
 function parse(config: Record<string, unknown>, secretKeys: readonly string[] = [...REFERENCE_SECRET_KEYS]) {
   return parseStackConfig(asRawConfig(config), secretKeySet(secretKeys));

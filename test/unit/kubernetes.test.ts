@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { byType, isSecret, recorded, reveal, settle, valueOf } from "./harness";
+import { byType, isSecret, recorded, reveal, settle, valueOf } from "../harness/mocks";
 import { Querier, type QuerierArgs } from "../../components/querier";
 import { SidecarService } from "../../components/sidecarService";
 import { parseThanosVersion } from "../../lib/thanosVersion";
-import { FAKE_CA_CERT, FAKE_CERT, FAKE_TLS_KEY } from "./fixtures";
+import { FAKE_CA_CERT, FAKE_CERT, FAKE_TLS_KEY } from "../harness/configs";
 
 const querierArgs = (overrides: Partial<QuerierArgs> = {}): QuerierArgs => ({
   querierName: "thanos-querier",

@@ -5,7 +5,7 @@ import { parseStackConfig } from "../../lib/config";
 import { querierEndpoints } from "../../lib/endpoints";
 import { clientTlsMode, querierArgs, sidecarServiceEndpoint, type QuerierArgsInput } from "../../lib/querier";
 import { parseThanosVersion } from "../../lib/thanosVersion";
-import { asRawConfig, referenceConfig, REFERENCE_QUERIER_ARGS_0_34_1, REFERENCE_SECRET_KEYS, secretKeySet } from "./fixtures";
+import { asRawConfig, referenceConfig, REFERENCE_QUERIER_ARGS_0_34_1, REFERENCE_SECRET_KEYS, secretKeySet } from "../harness/configs";
 
 const version = (text: string) => parseThanosVersion(text)!;
 const clientTls = { certFile: "/tls/tls.crt", keyFile: "/tls/tls.key", caFile: "/tls/ca.crt" };

@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { vmSidecarCommands, type VmSidecarCommandInput } from "../../lib/vm/commands";
 import { UNIT_PATH, thanosBinaryPath } from "../../lib/vm/paths";
 import { renderSidecarUnit, type SidecarUnitInput } from "../../lib/vm/unit";
+import { REPO_ROOT, repoPath } from "../repo";
 import { COMMAND_INPUT, SETTINGS, run, scriptOf } from "./vm-fixtures";
 
 function requireTool(tool: string, aptPackage: string): void {
@@ -79,27 +80,26 @@ describe("VM scripts pass bash -n and shellcheck", () => {
 });
 
 describe("the project's own shell scripts pass shellcheck", () => {
-  const repoRoot = path.resolve(__dirname, "..", "..");
-  const scriptsDir = path.join(repoRoot, "scripts");
+  const scriptsDir = repoPath("test", "build");
   const files = [
     ...fs
       .readdirSync(scriptsDir, { withFileTypes: true })
       .filter((entry) => entry.isFile())
       .map((entry) => path.join(scriptsDir, entry.name)),
     ...fs.readdirSync(path.join(scriptsDir, "lib")).map((name) => path.join(scriptsDir, "lib", name)),
-    path.join(repoRoot, ".ci", "run"),
+    repoPath(".ci", "run"),
   ];
   before(() => requireTool("shellcheck", "shellcheck"));
 
   it("finds the scripts it lints", () => {
-    const names = files.map((file) => path.relative(repoRoot, file));
-    for (const expected of ["scripts/toolchain", "scripts/build-thanos", "scripts/lib/go-build.sh", ".ci/run"]) {
+    const names = files.map((file) => path.relative(REPO_ROOT, file));
+    for (const expected of ["test/build/toolchain", "test/build/build-thanos", "test/build/lib/go-build.sh", ".ci/run"]) {
       assert.ok(names.includes(expected), `${expected} not among ${names.join(", ")}`);
     }
   });
 
   for (const file of files) {
-    it(path.relative(repoRoot, file), async () => {
+    it(path.relative(REPO_ROOT, file), async () => {
       // -x follows `source`, so helpers are checked as their callers use them.
       const lint = await run("shellcheck", ["-x", "--severity=style", file], { cwd: path.dirname(file) });
       assert.equal(lint.code, 0, `shellcheck ${file}:\n${lint.stdout}${lint.stderr}`);

@@ -2,14 +2,14 @@
 // run with exactly the args the Querier component renders. Plus the two queries the system tests ask of a querier.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { REPO_ROOT } from "../repo";
 import { freePorts, getJson, LOOPBACK } from "./ports";
 import { runForStdout, startUntilReady, type ExitStatus, type ManagedProcess, type ProcessRegistry } from "./process";
 
-const repoRoot = path.resolve(__dirname, "..");
 
-/** The release directory (binary `thanos`, tarball, sha256sums.txt) scripts/build-thanos builds or finds cached. */
+/** The release directory (binary `thanos`, tarball, sha256sums.txt) test/build/build-thanos builds or finds cached. */
 export async function thanosReleaseDir(version: string): Promise<string> {
-  return (await runForStdout(path.join(repoRoot, "scripts", "build-thanos"), [version])).trim();
+  return (await runForStdout(path.join(REPO_ROOT, "test", "build", "build-thanos"), [version])).trim();
 }
 
 export const thanosBinary = (releaseDir: string) => path.join(releaseDir, "thanos");

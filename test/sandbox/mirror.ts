@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { LOOPBACK } from "./ports";
 import type { ProcessRegistry } from "./process";
 
-/** A directory as `scripts/build-thanos <version>` prints it: thanos-<v>.linux-<arch>.tar.gz files and sha256sums.txt. */
+/** A directory as `test/build/build-thanos <version>` prints it: thanos-<v>.linux-<arch>.tar.gz files and sha256sums.txt. */
 export interface ThanosRelease {
   version: string;
   dir: string;
@@ -64,7 +64,7 @@ export class ThanosMirror {
   addRelease(release: ThanosRelease): void {
     const version = release.version.replace(/^v/, "");
     if (!fs.existsSync(path.join(release.dir, "sha256sums.txt"))) {
-      throw new Error(`no sha256sums.txt in ${release.dir}: not a directory printed by scripts/build-thanos ${version}`);
+      throw new Error(`no sha256sums.txt in ${release.dir}: not a directory printed by test/build/build-thanos ${version}`);
     }
     this.releases.set(version, release.dir);
   }

@@ -6,29 +6,29 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { REPO_ROOT } from "../repo";
 import { httpRequest } from "./ports";
 
-const repoRoot = path.resolve(__dirname, "..");
 
 /**
- * Runs a project script that prints its result on stdout (scripts/build-*, scripts/toolchain) and resolves to that
+ * Runs a project script that prints its result on stdout (test/build/build-*, test/build/toolchain) and resolves to that
  * stdout. Its stderr passes through: a cold build takes minutes, and its log says why.
  */
 export function runForStdout(command: string, args: readonly string[] = []): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
     const chunks: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
     child.on("error", reject);
     child.on("close", (code) => {
       if (code === 0) resolve(Buffer.concat(chunks).toString("utf8"));
-      else reject(new Error(`${path.relative(repoRoot, command) || command} failed (exit ${code}); its log is above`));
+      else reject(new Error(`${path.relative(REPO_ROOT, command) || command} failed (exit ${code}); its log is above`));
     });
   });
 }
 
 /** A fresh directory for one run's logs, data and configs: <repo>/.sandbox/runs/<label>-<time>-<random> (git-ignored). */
-export function createRunDir(label: string, parent = path.join(repoRoot, ".sandbox", "runs")): string {
+export function createRunDir(label: string, parent = path.join(REPO_ROOT, ".sandbox", "runs")): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
   const dir = path.join(parent, `${label}-${stamp}-${crypto.randomBytes(3).toString("hex")}`);
   fs.mkdirSync(dir, { recursive: true });

@@ -1,4 +1,4 @@
-// The sandbox "VM": a Debian bookworm booted with systemd-nspawn from the tarball scripts/build-vm-rootfs caches,
+// The sandbox "VM": a Debian bookworm booted with systemd-nspawn from the tarball test/build/build-vm-rootfs caches,
 // reached over SSH like a real server, with Debian's Prometheus in it. The system tests install Thanos sidecars on it
 // with the component's command strings over ssh; the e2e tests and the demo through @pulumi/command. nspawn shares the host network, so every VM service binds only to the VM's
 // own loopback address (127.0.0.2 by default) and several VMs with different addresses can run side by side. Each
@@ -7,11 +7,11 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { REPO_ROOT } from "../repo";
 import { isListening } from "./ports";
 import { runForStdout, sleep, tailOfFile } from "./process";
 import { renderPrometheusConfig } from "./prometheus";
 
-const repoRoot = path.resolve(__dirname, "..");
 
 export const PROMETHEUS_PORT = 9090;
 export const PROMETHEUS_CONFIG_FILE = "/etc/prometheus/prometheus.yml";
@@ -50,7 +50,7 @@ export interface VmOptions {
   prometheus?: PrometheusOptions;
   /** Wait until Prometheus answers /-/ready before returning (default true); false for a deliberately broken one. */
   waitForPrometheus?: boolean;
-  /** Root filesystem tarball; default: whatever scripts/build-vm-rootfs prints (it builds on a cold cache). */
+  /** Root filesystem tarball; default: whatever test/build/build-vm-rootfs prints (it builds on a cold cache). */
   rootfsTarball?: string;
   /** Parent of the per-VM directory; default <repo>/.sandbox/vm (git-ignored). */
   workDir?: string;
@@ -75,9 +75,9 @@ const STOP_TIMEOUT_MS = 20_000;
 const OWNER_FILE = "owner.pid";
 const NSPAWN_PID_FILE = "nspawn.pid";
 
-/** The root filesystem tarball scripts/build-vm-rootfs builds or finds cached. */
+/** The root filesystem tarball test/build/build-vm-rootfs builds or finds cached. */
 export async function buildRootfs(): Promise<string> {
-  return (await runForStdout(path.join(repoRoot, "scripts", "build-vm-rootfs"))).trim();
+  return (await runForStdout(path.join(REPO_ROOT, "test", "build", "build-vm-rootfs"))).trim();
 }
 
 export class Vm {
@@ -123,7 +123,7 @@ export class Vm {
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) throw new Error(`VM name must be a lowercase host name: ${name}`);
     const sshPort = opts.sshPort ?? 22;
     const lower = await extracted(opts.rootfsTarball ?? (await buildRootfs()));
-    const workDir = opts.workDir ?? path.join(repoRoot, ".sandbox", "vm");
+    const workDir = opts.workDir ?? path.join(REPO_ROOT, ".sandbox", "vm");
     fs.mkdirSync(workDir, { recursive: true });
     await reapOrphans(workDir);
     // A listener already there (a VM left from a crashed run, or a host service on a wildcard address) would make

@@ -6,17 +6,17 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PER_DIAL_TIMEOUT_SECONDS } from "../components/vmSidecar";
-import { parseStackConfig, PROJECT, vmSidecarSettings, type StackConfig } from "../lib/config";
-import { querierEndpoints } from "../lib/endpoints";
-import type { ObjstoreSettings } from "../lib/objstore";
-import { querierArgs } from "../lib/querier";
-import { DEFAULT_THANOS_VERSION, parseThanosVersion } from "../lib/thanosVersion";
-import { joinHostPort, sidecarReadyUrl } from "../lib/vm/address";
-import { vmSidecarCommands, type VmSidecarCommands } from "../lib/vm/commands";
-import { UNIT_NAME } from "../lib/vm/paths";
-import { sidecarSecrets, vmSidecarPayload } from "../lib/vm/payload";
-import type { VmSidecarSettings } from "../lib/vm/types";
+import { PER_DIAL_TIMEOUT_SECONDS } from "../../components/vmSidecar";
+import { parseStackConfig, PROJECT, vmSidecarSettings, type StackConfig } from "../../lib/config";
+import { querierEndpoints } from "../../lib/endpoints";
+import type { ObjstoreSettings } from "../../lib/objstore";
+import { querierArgs } from "../../lib/querier";
+import { DEFAULT_THANOS_VERSION, parseThanosVersion } from "../../lib/thanosVersion";
+import { joinHostPort, sidecarReadyUrl } from "../../lib/vm/address";
+import { vmSidecarCommands, type VmSidecarCommands } from "../../lib/vm/commands";
+import { UNIT_NAME } from "../../lib/vm/paths";
+import { sidecarSecrets, vmSidecarPayload } from "../../lib/vm/payload";
+import type { VmSidecarSettings } from "../../lib/vm/types";
 import { startThanosMirror, type ThanosMirror, type ThanosRelease } from "./mirror";
 import { minioBinary, startMinio, type MinioServer } from "./minio";
 import { freePorts, httpRequest, LOOPBACK } from "./ports";
@@ -40,7 +40,7 @@ export const SSH_CONNECT_TIMEOUT_SECONDS = PER_DIAL_TIMEOUT_SECONDS;
 export interface GlobalViewSandboxOptions {
   /** The stack's thanosVersion (VM sidecar and querier); default the stack's default. */
   thanosVersion?: string;
-  /** More releases the mirror serves (upgrades, fault tests). Each is built by scripts/build-thanos unless cached. */
+  /** More releases the mirror serves (upgrades, fault tests). Each is built by test/build/build-thanos unless cached. */
   extraThanosVersions?: readonly string[];
   /** The VM's loopback address; default 127.0.0.2. */
   vmAddress?: string;

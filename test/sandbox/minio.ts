@@ -5,18 +5,18 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ObjstoreSettings } from "../lib/objstore";
+import { REPO_ROOT } from "../repo";
+import type { ObjstoreSettings } from "../../lib/objstore";
 import { freePorts, httpRequest, LOOPBACK, type HttpResponse } from "./ports";
 import { runForStdout, startUntilReady, type ManagedProcess, type ProcessRegistry } from "./process";
 
-const repoRoot = path.resolve(__dirname, "..");
 export const REGION = "us-east-1";
 /** Every generated secret key starts with this, so a test can search logs for any sandbox secret. */
 export const SECRET_KEY_MARKER = "tgvsandboxsecret";
 
-/** The MinIO binary, built (or found in the cache) by scripts/build-minio. */
+/** The MinIO binary, built (or found in the cache) by test/build/build-minio. */
 export async function minioBinary(): Promise<string> {
-  return (await runForStdout(path.join(repoRoot, "scripts", "build-minio"))).trim();
+  return (await runForStdout(path.join(REPO_ROOT, "test", "build", "build-minio"))).trim();
 }
 
 /** A random secret key that starts with SECRET_KEY_MARKER. */

@@ -1,4 +1,4 @@
-// `make sandbox` / `scripts/sandbox up|down`: the main job against the local sandbox, left running for the user.
+// `make sandbox` / `make sandbox / make sandbox-down`: the main job against the local sandbox, left running for the user.
 //
 //   up      starts a detached keeper process, follows its log until the global view answers, prints the answer
 //   down    asks the keeper to `pulumi destroy` and stop everything, follows its log until it has exited
@@ -10,6 +10,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { REPO_ROOT } from "../repo";
 import { K8S_CLUSTER } from "./globalView";
 import { minioBinary } from "./minio";
 import { processesMentioning, sleep } from "./process";
@@ -25,8 +26,7 @@ import {
 import { instantQuery, thanosReleaseDir, type Series } from "./thanos";
 import { buildRootfs } from "./vm";
 
-const repoRoot = path.resolve(__dirname, "..");
-const stateDir = path.join(repoRoot, ".sandbox", "demo");
+const stateDir = path.join(REPO_ROOT, ".sandbox", "demo");
 const files = {
   pid: path.join(stateDir, "keeper.pid"),
   log: path.join(stateDir, "keeper.log"),
@@ -110,6 +110,10 @@ async function stopLeftovers(): Promise<boolean> {
 }
 
 async function up(): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    console.error("make sandbox must run as root (systemd-nspawn, mounts)");
+    return 1;
+  }
   const running = keeperPid();
   if (running !== undefined && readStatus() === "ready") {
     console.log(`The sandbox is already running (keeper pid ${running}):\n`);
@@ -117,7 +121,7 @@ async function up(): Promise<number> {
     return 0;
   }
   if (running !== undefined) {
-    console.error(`A sandbox keeper (pid ${running}) is ${readStatus() ?? "in an unknown state"}; run scripts/sandbox down first.`);
+    console.error(`A sandbox keeper (pid ${running}) is ${readStatus() ?? "in an unknown state"}; run make sandbox-down first.`);
     return 1;
   }
   if (!(await stopLeftovers())) return 1;
@@ -133,7 +137,7 @@ async function up(): Promise<number> {
   const log = fs.openSync(files.log, "a");
   // detached: a session of its own, so it outlives this command and the terminal.
   const keeper = spawn(process.execPath, [...process.execArgv, __filename, "keeper"], {
-    cwd: repoRoot,
+    cwd: REPO_ROOT,
     env,
     detached: true,
     stdio: ["ignore", log, log],
@@ -225,7 +229,7 @@ async function keeper(): Promise<void> {
       "Stack outputs:",
       ...Object.entries(await stack.outputs()).map(([key, value]) => `  ${key}: ${JSON.stringify(value)}`),
       "",
-      `Still running in the background (keeper pid ${process.pid}; state, logs and the Pulumi backend in ${path.relative(repoRoot, stateDir)}/).`,
+      `Still running in the background (keeper pid ${process.pid}; state, logs and the Pulumi backend in ${path.relative(REPO_ROOT, stateDir)}/).`,
       `Try: curl -s '${querier.httpUrl}/api/v1/query?query=${QUERY}'`,
       "Tear down with: make sandbox-down",
       "",

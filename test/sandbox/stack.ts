@@ -1,4 +1,4 @@
-// A typed driver for the real Pulumi engine against the sandbox: the CLI and plugins built by scripts/toolchain, a
+// A typed driver for the real Pulumi engine against the sandbox: the CLI and plugins built by test/build/toolchain, a
 // file backend and a passphrase of its own under a work directory (no cloud, no login), and the stack configuration
 // as the committed Pulumi.<stack>.yaml plus the values that change with every boot (host key, ports, mirror URL,
 // secrets) in a git-ignored copy passed with --config-file. It also reads what the kubernetes provider rendered and
@@ -8,23 +8,23 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { PROJECT } from "../lib/config";
+import { REPO_ROOT } from "../repo";
+import { PROJECT } from "../../lib/config";
 import { startGlobalViewSandbox, type GlobalViewSandbox } from "./globalView";
 import { freePorts, LOOPBACK } from "./ports";
 import { runForStdout, waitFor, type ProcessRegistry } from "./process";
 import { queryStores, startQuerier, thanosBinary, thanosReleaseDir, type HostThanos, type StoreStatus } from "./thanos";
 
-const repoRoot = path.resolve(__dirname, "..");
 /** A hung pulumi (e.g. an SSH dial that never gives up) is killed after this long. */
 const COMMAND_TIMEOUT_MS = 15 * 60_000;
 
 /**
  * The environment in which the toolchain's `pulumi` runs offline: this process' environment plus what
- * `eval "$(scripts/toolchain)"` exports. A cold cache builds the CLI and plugins first (minutes; progress on stderr).
+ * `eval "$(test/build/toolchain)"` exports. A cold cache builds the CLI and plugins first (minutes; progress on stderr).
  */
 export async function toolchainEnv(): Promise<NodeJS.ProcessEnv> {
   // env -0 after the eval: whatever quoting the script uses, the shell has already undone it.
-  const dump = await runForStdout("bash", ["-c", 'set -euo pipefail; exports=$(scripts/toolchain); eval "$exports"; env -0']);
+  const dump = await runForStdout("bash", ["-c", 'set -euo pipefail; exports=$(test/build/toolchain); eval "$exports"; env -0']);
   const env: NodeJS.ProcessEnv = {};
   for (const entry of dump.split("\0")) {
     const separator = entry.indexOf("=");
@@ -88,7 +88,7 @@ export class PulumiStack {
 
   constructor(private readonly options: PulumiStackOptions) {
     this.stack = options.stack ?? "sandbox";
-    this.projectDir = options.projectDir ?? repoRoot;
+    this.projectDir = options.projectDir ?? REPO_ROOT;
     this.dir = options.dir;
     this.backendDir = options.backendDir ?? path.join(this.dir, "backend");
     this.passphrase = crypto.randomBytes(24).toString("base64url");
@@ -353,7 +353,7 @@ export interface RenderedQuerier extends HostThanos {
 
 /**
  * Starts the querier the rendered Deployment describes, as a host process: the binary of the image's Thanos version
- * (scripts/build-thanos), the rendered args adapted by hostQuerierArgs. Stopped by the registry.
+ * (test/build/build-thanos), the rendered args adapted by hostQuerierArgs. Stopped by the registry.
  */
 export async function startRenderedQuerier(options: {
   renderDir: string;
@@ -389,7 +389,7 @@ export function waitForQuerierStores(httpUrl: string, addresses: readonly string
 
 /** What the committed Pulumi.sandbox.yaml fixes about the sandbox itself, so the sandbox is started to match it. */
 export function committedSandboxSettings(): { thanosVersion: string; vmAddress: string; bucket: string } {
-  const file = path.join(repoRoot, "Pulumi.sandbox.yaml");
+  const file = path.join(REPO_ROOT, "Pulumi.sandbox.yaml");
   const config = (YAML.parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> }).config;
   const vms = config[`${PROJECT}:vms`] as { host: string }[];
   const objstore = config[`${PROJECT}:objstore`] as { bucket: string };

@@ -1,13 +1,13 @@
 // A real Kubernetes API server to validate manifests against, as there is no cluster here: kube-apiserver built by
-// scripts/build-kube-apiserver, stored in Debian's etcd, both on loopback ports with their state in the run directory.
+// test/build/build-kube-apiserver, stored in Debian's etcd, both on loopback ports with their state in the run directory.
 // Nothing schedules or runs the objects it accepts; it validates and stores them, which is what the tests need.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { REPO_ROOT } from "../repo";
 import { freePorts, httpRequest, LOOPBACK } from "./ports";
 import { runForStdout, startProcess, startUntilReady, waitFor, type ProcessRegistry } from "./process";
 
-const repoRoot = path.resolve(__dirname, "..");
 const FIELD_MANAGER = "thanos-global-view-sandbox";
 
 /** An object as a manifest holds it. */
@@ -110,7 +110,7 @@ export interface StartKubeApiserverOptions {
 /** Starts etcd and kube-apiserver on loopback, both stopped by the registry; resolves once the server is ready. */
 export async function startKubeApiserver(options: StartKubeApiserverOptions): Promise<KubeApiserver> {
   const { runDir, registry, readyTimeoutMs = 2 * 60_000 } = options;
-  const binary = (await runForStdout(path.join(repoRoot, "scripts", "build-kube-apiserver"))).trim();
+  const binary = (await runForStdout(path.join(REPO_ROOT, "test", "build", "build-kube-apiserver"))).trim();
   const dir = path.join(runDir, "kube-apiserver");
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const [etcdClientPort, etcdPeerPort, securePort] = await freePorts(3);
@@ -120,7 +120,7 @@ export async function startKubeApiserver(options: StartKubeApiserverOptions): Pr
   await startUntilReady(
     {
       name: "etcd",
-      // Debian's etcd-server (scripts/install-host-packages).
+      // Debian's etcd-server (test/build/install-host-packages).
       command: "etcd",
       args: [
         "--name=sandbox",

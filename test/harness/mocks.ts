@@ -3,7 +3,7 @@
  * stack configuration. Imported before anything that creates resources.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { asRawConfig, secretKeySet } from "./fixtures";
+import { asRawConfig, secretKeySet } from "./configs";
 
 export interface RecordedResource {
   type: string;
