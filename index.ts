@@ -1,108 +1,76 @@
 /**
  * thanos-global-view: Thanos sidecars beside Prometheus on VMs and in Kubernetes, joined by one Thanos Querier.
  * Config is parsed (and every problem reported) before any resource is registered; then the object store, the VM
- * sidecars, the in-cluster sidecar Service and the querier are built in that order, each VM's gRPC address wired
- * into the querier's endpoint list.
+ * sidecars, the in-cluster sidecar Service and the querier are built, the querier dialling the endpoint each of the
+ * others reports.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ObjectStore } from "./components/objectStore";
 import { Querier } from "./components/querier";
 import { SidecarService } from "./components/sidecarService";
+import { StackOutputHosts } from "./components/stackOutputHosts";
 import { VmSidecar } from "./components/vmSidecar";
-import { checkStackOutputHost, parseStackConfig, PROJECT, vmSidecarSettings, type HostOrStackOutput, type StackConfig } from "./lib/config";
-import { querierEndpoints } from "./lib/endpoints";
+import { readStackConfig, vmSidecarSettings } from "./lib/config";
+import { PART_OF_LABEL } from "./lib/project";
 
-// The SDK exports isConfigSecret at runtime but leaves it out of its typings (@internal); it is how the SDK itself
-// tells an encrypted config value from a plain one.
-const { isConfigSecret } = pulumi.runtime as unknown as { isConfigSecret: (key: string) => boolean };
-
-function readConfig(): StackConfig {
-  const raw = pulumi.runtime.allConfig();
-  const secretKeys = new Set(Object.keys(raw).filter((key) => isConfigSecret(key)));
-  return parseStackConfig(raw, secretKeys);
-}
-
-/** Resolves a host given literally or as another stack's output; one StackReference per stack. */
-function hostResolver(): (value: HostOrStackOutput, key: string) => pulumi.Output<string> {
-  const references = new Map<string, pulumi.StackReference>();
-  return (value, key) => {
-    if (typeof value === "string") return pulumi.output(value);
-    let reference = references.get(value.stack);
-    if (!reference) {
-      reference = new pulumi.StackReference(value.stack);
-      references.set(value.stack, reference);
-    }
-    return reference.requireOutput(value.output).apply((resolved) => checkStackOutputHost(key, value, resolved));
-  };
-}
-
-function buildStack(config: StackConfig) {
-  const kubernetesConfig = config.kubernetes;
-  const kubernetesProvider = kubernetesConfig.renderYamlToDirectory
+const config = readStackConfig();
+const kubernetesConfig = config.kubernetes;
+const kubernetesOptions = {
+  provider: kubernetesConfig.renderYamlToDirectory
     ? new k8s.Provider("render-yaml", { renderYamlToDirectory: kubernetesConfig.renderYamlToDirectory })
-    : undefined;
-  const kubernetesOptions = { provider: kubernetesProvider };
+    : undefined,
+};
 
-  const namespace = kubernetesConfig.createNamespace
-    ? new k8s.core.v1.Namespace(
-        "thanos",
-        { metadata: { name: kubernetesConfig.namespace, labels: { "app.kubernetes.io/part-of": PROJECT } } },
-        kubernetesOptions,
-      ).metadata.name
-    : pulumi.output(kubernetesConfig.namespace);
+const namespace = kubernetesConfig.createNamespace
+  ? new k8s.core.v1.Namespace("thanos", { metadata: { name: kubernetesConfig.namespace, labels: PART_OF_LABEL } }, kubernetesOptions)
+      .metadata.name
+  : pulumi.output(kubernetesConfig.namespace);
 
-  const objstoreSecretKey = pulumi.secret(config.objstoreSecretKey);
-  const { createBucket, ...objstoreSettings } = config.objstore;
-  const objectStore = new ObjectStore(
-    "objstore",
-    {
-      settings: objstoreSettings,
-      secretKey: objstoreSecretKey,
-      createBucket,
-      kubernetesSecret: kubernetesConfig.objstoreSecret && {
-        ...kubernetesConfig.objstoreSecret,
-        namespace: kubernetesConfig.objstoreSecret.namespace ?? namespace,
-      },
+const objstoreSecretKey = pulumi.secret(config.objstoreSecretKey);
+const { createBucket, ...objstoreSettings } = config.objstore;
+const objectStore = new ObjectStore(
+  "objstore",
+  {
+    settings: objstoreSettings,
+    secretKey: objstoreSecretKey,
+    createBucket,
+    kubernetesSecret: kubernetesConfig.objstoreSecret && {
+      ...kubernetesConfig.objstoreSecret,
+      namespace: kubernetesConfig.objstoreSecret.namespace ?? namespace,
     },
-    kubernetesOptions,
+  },
+  kubernetesOptions,
+);
+
+const hosts = new StackOutputHosts();
+const sshPrivateKey = pulumi.secret(config.sshPrivateKey ?? "");
+const sidecarTls = config.tls && {
+  caCert: pulumi.secret(config.tls.caCert),
+  cert: pulumi.secret(config.tls.sidecarCert),
+  key: pulumi.secret(config.tls.sidecarKey),
+};
+const vmSidecars = config.vms.map((vm, index) => {
+  const host = hosts.resolve(vm.host, `vms[${index}].host`);
+  return new VmSidecar(
+    vm.name,
+    {
+      settings: vmSidecarSettings(vm),
+      connection: { host, port: vm.port, user: vm.user, privateKey: sshPrivateKey, hostKey: vm.hostKey, proxy: vm.proxy },
+      advertiseAddress: vm.advertiseAddress === undefined ? host : hosts.resolve(vm.advertiseAddress, `vms[${index}].advertiseAddress`),
+      thanos: { version: config.thanosVersion.text, download: config.thanosDownload },
+      objstore: objstoreSettings,
+      objstoreSecretKey,
+      tls: sidecarTls,
+    },
+    // The bucket must exist before a sidecar starts shipping blocks to it.
+    { dependsOn: [objectStore] },
   );
+});
 
-  const resolveHost = hostResolver();
-  const sshPrivateKey = pulumi.secret(config.sshPrivateKey ?? "");
-  const sidecarTls = config.tls && {
-    caCert: pulumi.secret(config.tls.caCert),
-    cert: pulumi.secret(config.tls.sidecarCert),
-    key: pulumi.secret(config.tls.sidecarKey),
-  };
-  const vmSidecars = config.vms.map((vm, index) => {
-    const host = resolveHost(vm.host, `vms[${index}].host`);
-    return new VmSidecar(
-      vm.name,
-      {
-        settings: vmSidecarSettings(vm),
-        connection: {
-          host,
-          port: vm.port,
-          user: vm.user,
-          privateKey: sshPrivateKey,
-          hostKey: vm.hostKey,
-          proxy: vm.proxy,
-        },
-        advertiseAddress: vm.advertiseAddress === undefined ? host : resolveHost(vm.advertiseAddress, `vms[${index}].advertiseAddress`),
-        thanos: { version: config.thanosVersion.text, download: config.thanosDownload },
-        objstore: objstoreSettings,
-        objstoreSecretKey,
-        tls: sidecarTls,
-      },
-      // The bucket must exist before a sidecar starts shipping blocks to it.
-      { dependsOn: [objectStore] },
-    );
-  });
-
-  const sidecarServiceConfig = kubernetesConfig.sidecarService;
-  if (sidecarServiceConfig.enabled) {
-    new SidecarService(
+const sidecarServiceConfig = kubernetesConfig.sidecarService;
+const sidecarService = sidecarServiceConfig.enabled
+  ? new SidecarService(
       "sidecar",
       {
         serviceName: sidecarServiceConfig.name,
@@ -110,51 +78,45 @@ function buildStack(config: StackConfig) {
         selector: sidecarServiceConfig.selector,
         port: sidecarServiceConfig.port,
         targetPort: sidecarServiceConfig.targetPort,
+        clusterDomain: kubernetesConfig.clusterDomain,
+        discovery: sidecarServiceConfig.discovery,
+        tls: config.tls?.inClusterSidecar ?? false,
       },
       kubernetesOptions,
-    );
-  }
+    )
+  : undefined;
 
-  const vmSidecarGrpcAddresses = pulumi.all(vmSidecars.map((sidecar) => sidecar.grpcAddress));
-  const querierConfig = kubernetesConfig.querier;
-  const querier = new Querier(
-    "querier",
-    {
-      querierName: querierConfig.name,
-      namespace,
-      version: config.thanosVersion,
-      image: querierConfig.image,
-      replicas: querierConfig.replicas,
-      replicaLabels: querierConfig.replicaLabels,
-      logLevel: querierConfig.logLevel,
-      infoTimeout: querierConfig.infoTimeout,
-      endpoints: vmSidecarGrpcAddresses.apply((addresses) => querierEndpoints(config, addresses)),
-      resources: querierConfig.resources,
-      clusterDomain: kubernetesConfig.clusterDomain,
-      tls: config.tls && {
-        caCert: pulumi.secret(config.tls.caCert),
-        cert: pulumi.secret(config.tls.querierCert),
-        key: pulumi.secret(config.tls.querierKey),
-        serverName: config.tls.serverName,
-      },
+const querierConfig = kubernetesConfig.querier;
+const querier = new Querier(
+  "querier",
+  {
+    querierName: querierConfig.name,
+    namespace,
+    version: config.thanosVersion,
+    image: querierConfig.image,
+    replicas: querierConfig.replicas,
+    replicaLabels: querierConfig.replicaLabels,
+    logLevel: querierConfig.logLevel,
+    infoTimeout: querierConfig.infoTimeout,
+    // In-cluster sidecars first, then each VM in config order, then the extra endpoints.
+    endpoints: pulumi
+      .all([...(sidecarService ? [sidecarService.endpoint] : []), ...vmSidecars.map((sidecar) => sidecar.endpoint)])
+      .apply((endpoints) => [...endpoints, ...querierConfig.extraEndpoints]),
+    resources: querierConfig.resources,
+    clusterDomain: kubernetesConfig.clusterDomain,
+    tls: config.tls && {
+      caCert: pulumi.secret(config.tls.caCert),
+      cert: pulumi.secret(config.tls.querierCert),
+      key: pulumi.secret(config.tls.querierKey),
+      serverName: config.tls.serverName,
     },
-    kubernetesOptions,
-  );
+  },
+  kubernetesOptions,
+);
 
-  return {
-    vmSidecarGrpcAddresses,
-    vmSidecarHttpAddresses: pulumi.all(vmSidecars.map((sidecar) => sidecar.httpAddress)),
-    querierStores: querier.stores,
-    querierHttpUrl: querier.httpUrl,
-    objstoreBucket: objectStore.bucket,
-    thanosVersion: config.thanosVersion.text,
-  };
-}
-
-const outputs = buildStack(readConfig());
-export const vmSidecarGrpcAddresses = outputs.vmSidecarGrpcAddresses;
-export const vmSidecarHttpAddresses = outputs.vmSidecarHttpAddresses;
-export const querierStores = outputs.querierStores;
-export const querierHttpUrl = outputs.querierHttpUrl;
-export const objstoreBucket = outputs.objstoreBucket;
-export const thanosVersion = outputs.thanosVersion;
+export const vmSidecarGrpcAddresses = pulumi.all(vmSidecars.map((sidecar) => sidecar.grpcAddress));
+export const vmSidecarHttpAddresses = pulumi.all(vmSidecars.map((sidecar) => sidecar.httpAddress));
+export const querierStores = querier.stores;
+export const querierHttpUrl = querier.httpUrl;
+export const objstoreBucket = objectStore.bucket;
+export const thanosVersion = config.thanosVersion.text;

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT } from "../lib/config";
+import { PART_OF_LABEL } from "../lib/project";
 import { renderObjstoreYaml, type ObjstoreSettings } from "../lib/objstore";
 
 export interface ObjectStoreArgs {
@@ -68,7 +68,7 @@ export class ObjectStore extends pulumi.ComponentResource {
           metadata: {
             name: args.kubernetesSecret.name,
             namespace: args.kubernetesSecret.namespace,
-            labels: { "app.kubernetes.io/part-of": PROJECT },
+            labels: PART_OF_LABEL,
           },
           type: "Opaque",
           stringData: {

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT } from "../lib/config";
-import { querierArgs, type QuerierClientTls, type QuerierEndpoint } from "../lib/querier";
+import { PART_OF_LABEL } from "../lib/project";
+import type { QuerierEndpoint } from "../lib/endpoints";
+import { querierArgs, type QuerierClientTls } from "../lib/querier";
 import type { ThanosVersion } from "../lib/thanosVersion";
 
 const QUERIER_HTTP_PORT = 10902;
@@ -58,7 +59,7 @@ export class Querier extends pulumi.ComponentResource {
       "app.kubernetes.io/name": "thanos-query",
       "app.kubernetes.io/instance": args.querierName,
       "app.kubernetes.io/component": "query-layer",
-      "app.kubernetes.io/part-of": PROJECT,
+      ...PART_OF_LABEL,
     };
     const metadata = { name: args.querierName, namespace: args.namespace, labels };
 

@@ -1,10 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT } from "../lib/config";
-import { SIDECAR_SERVICE_PORT_NAME } from "../lib/endpoints";
+import { GRPC_PORT_NAME, serviceEndpointAddress, type QuerierEndpoint } from "../lib/endpoints";
+import { PART_OF_LABEL } from "../lib/project";
 
 export interface SidecarServiceArgs {
-  /** The Service's name; lib/endpoints derives the querier's discovery address from the same config value. */
   serviceName: string;
   /** Must be the namespace of the Prometheus pods: a Service only selects pods of its own namespace. */
   namespace: pulumi.Input<string>;
@@ -13,6 +12,11 @@ export interface SidecarServiceArgs {
   port: number;
   /** The sidecar container's port, by name ("grpc" for prometheus-operator) or number. */
   targetPort: number | string;
+  clusterDomain: string;
+  /** How the querier finds the pods: every replica through SRV records (dnssrv), or A records at `port` (dns). */
+  discovery: "dnssrv" | "dns";
+  /** Whether the in-cluster sidecars serve gRPC with TLS. */
+  tls: boolean;
 }
 
 /**
@@ -21,8 +25,8 @@ export interface SidecarServiceArgs {
  */
 export class SidecarService extends pulumi.ComponentResource {
   readonly service: k8s.core.v1.Service;
-  readonly serviceName: pulumi.Output<string>;
-  readonly namespace: pulumi.Output<string>;
+  /** The querier's endpoint for every sidecar behind the Service. */
+  readonly endpoint: pulumi.Output<QuerierEndpoint>;
 
   constructor(name: string, args: SidecarServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("thanos-global-view:kubernetes:SidecarService", name, {}, opts);
@@ -32,18 +36,20 @@ export class SidecarService extends pulumi.ComponentResource {
         metadata: {
           name: args.serviceName,
           namespace: args.namespace,
-          labels: { "app.kubernetes.io/component": "thanos-sidecar", "app.kubernetes.io/part-of": PROJECT },
+          labels: { "app.kubernetes.io/component": "thanos-sidecar", ...PART_OF_LABEL },
         },
         spec: {
           clusterIP: "None",
           selector: args.selector,
-          ports: [{ name: SIDECAR_SERVICE_PORT_NAME, port: args.port, targetPort: args.targetPort, protocol: "TCP" }],
+          ports: [{ name: GRPC_PORT_NAME, port: args.port, targetPort: args.targetPort, protocol: "TCP" }],
         },
       },
       { parent: this },
     );
-    this.serviceName = this.service.metadata.name;
-    this.namespace = this.service.metadata.namespace;
-    this.registerOutputs({ serviceName: this.serviceName, namespace: this.namespace });
+    this.endpoint = pulumi.all([this.service.metadata.name, this.service.metadata.namespace]).apply(([serviceName, namespace]) => ({
+      address: serviceEndpointAddress({ name: serviceName, namespace, clusterDomain: args.clusterDomain, port: args.port, discovery: args.discovery }),
+      tls: args.tls,
+    }));
+    this.registerOutputs({ endpoint: this.endpoint });
   }
 }

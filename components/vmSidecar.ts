@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import type { QuerierEndpoint } from "../lib/endpoints";
 import type { ObjstoreSettings } from "../lib/objstore";
 import { joinHostPort } from "../lib/vm/address";
 import { vmSidecarCommands } from "../lib/vm/commands";
@@ -87,6 +88,8 @@ export class VmSidecar extends pulumi.ComponentResource {
   /** host:port the querier dials. */
   readonly grpcAddress: pulumi.Output<string>;
   readonly httpAddress: pulumi.Output<string>;
+  /** The querier's endpoint for this sidecar: its gRPC address, with TLS when the sidecar serves it. */
+  readonly endpoint: pulumi.Output<QuerierEndpoint>;
   /** The install command; depend on it to wait for a ready sidecar. */
   readonly install: command.remote.Command;
 
@@ -145,6 +148,7 @@ export class VmSidecar extends pulumi.ComponentResource {
     const advertise = pulumi.output(args.advertiseAddress);
     this.grpcAddress = advertise.apply((address) => joinHostPort(address, settings.grpcPort));
     this.httpAddress = advertise.apply((address) => joinHostPort(address, settings.httpPort));
-    this.registerOutputs({ grpcAddress: this.grpcAddress, httpAddress: this.httpAddress });
+    this.endpoint = this.grpcAddress.apply((address) => ({ address, tls: args.tls !== undefined }));
+    this.registerOutputs({ grpcAddress: this.grpcAddress, httpAddress: this.httpAddress, endpoint: this.endpoint });
   }
 }

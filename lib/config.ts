@@ -3,6 +3,7 @@
  * Every problem is reported at once, each with its full key path and what is expected, before any resource exists.
  */
 import { isIP } from "node:net";
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import {
   DEFAULT_THANOS_VERSION,
@@ -11,14 +12,11 @@ import {
   parseThanosVersion,
   type ThanosVersion,
 } from "./thanosVersion";
-import { querierEndpoints } from "./endpoints";
+import { clientTlsMode, serviceEndpointAddress, type QuerierEndpoint } from "./endpoints";
+import { PROJECT } from "./project";
 import { joinHostPort } from "./vm/address";
 import { DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE, DEFAULT_THANOS_URL_TEMPLATE } from "./vm/download";
 import type { VmSidecarSettings } from "./vm/types";
-import { clientTlsMode } from "./querier";
-
-export const PROJECT = "thanos-global-view";
-
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
@@ -353,6 +351,26 @@ function advertisedGrpcAddress(vm: VmConfig): string {
   return joinHostPort(typeof host === "string" ? host : `${host.stack}#${host.output}`, vm.grpcPort);
 }
 
+/**
+ * The endpoints the querier will dial and which of them use TLS, as config states them (the components later report
+ * the resolved addresses): enough to tell at preview whether the configured version can apply TLS that way.
+ */
+function plannedEndpoints(config: StackConfig): QuerierEndpoint[] {
+  const { sidecarService, namespace, clusterDomain, querier } = config.kubernetes;
+  return [
+    ...(sidecarService.enabled
+      ? [
+          {
+            address: serviceEndpointAddress({ ...sidecarService, namespace: sidecarService.namespace ?? namespace, clusterDomain }),
+            tls: config.tls?.inClusterSidecar ?? false,
+          },
+        ]
+      : []),
+    ...config.vms.map((vm) => ({ address: advertisedGrpcAddress(vm), tls: config.tls !== undefined })),
+    ...querier.extraEndpoints,
+  ];
+}
+
 /** Checks that the configured Thanos version can apply TLS the way the endpoints need it. */
 function checkTlsMix(config: StackConfig, problems: string[]): void {
   if (!config.tls) {
@@ -362,9 +380,8 @@ function checkTlsMix(config: StackConfig, problems: string[]): void {
     }
     return;
   }
-  const vmAddresses = config.vms.map(advertisedGrpcAddress);
   try {
-    clientTlsMode(config.thanosVersion, querierEndpoints(config, vmAddresses));
+    clientTlsMode(config.thanosVersion, plannedEndpoints(config));
   } catch (error) {
     problems.push(
       `${PROJECT}:tls: ${(error as Error).message}; to use TLS everywhere set tls.inClusterSidecar: true and extraEndpoints[].tls: true`,
@@ -410,4 +427,15 @@ export function parseStackConfig(raw: Record<string, string>, secretKeys: Readon
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return parsed.data!;
+}
+
+// The SDK exports isConfigSecret at runtime but leaves it out of its typings (@internal); it is how the SDK itself
+// tells an encrypted config value from a plain one.
+const { isConfigSecret } = pulumi.runtime as unknown as { isConfigSecret: (key: string) => boolean };
+
+/** The running stack's configuration, parsed; throws a ConfigError listing every problem. */
+export function readStackConfig(): StackConfig {
+  const raw = pulumi.runtime.allConfig();
+  const secretKeys = new Set(Object.keys(raw).filter((key) => isConfigSecret(key)));
+  return parseStackConfig(raw, secretKeys);
 }

@@ -1,13 +1,7 @@
 /** The querier's command line and its endpoint types, as plain functions of typed input. */
 import { stringify } from "yaml";
-import { endpointStyle, supportsPerEndpointTls, type ThanosVersion } from "./thanosVersion";
-
-export interface QuerierEndpoint {
-  /** What the querier dials: host:port, or a dns+/dnssrv+ service-discovery name. */
-  address: string;
-  /** Whether the endpoint serves gRPC with TLS (and wants the querier's client certificate). */
-  tls: boolean;
-}
+import { clientTlsMode, type QuerierEndpoint } from "./endpoints";
+import { endpointStyle, type ThanosVersion } from "./thanosVersion";
 
 /** Files of the querier's client certificate, as mounted in its container. */
 export interface QuerierClientTls {
@@ -26,49 +20,6 @@ export interface QuerierArgsInput {
   infoTimeout: string;
   endpoints: readonly QuerierEndpoint[];
   clientTls?: QuerierClientTls;
-}
-
-export interface SidecarServiceAddress {
-  name: string;
-  namespace: string;
-  clusterDomain: string;
-  port: number;
-  portName: string;
-  discovery: "dnssrv" | "dns";
-}
-
-/** The address through which the querier finds every replica behind the in-cluster sidecar Service. */
-export function sidecarServiceEndpoint(service: SidecarServiceAddress): string {
-  const fqdn = `${service.name}.${service.namespace}.svc.${service.clusterDomain}`;
-  return service.discovery === "dnssrv" ? `dnssrv+_${service.portName}._tcp.${fqdn}` : `dns+${fqdn}:${service.port}`;
-}
-
-const plainAddresses = (endpoints: readonly QuerierEndpoint[]) =>
-  endpoints.filter((endpoint) => !endpoint.tls).map((endpoint) => endpoint.address).join(", ");
-
-const isDynamic = (address: string) => /^dns(srv)?\+/.test(address);
-
-/**
- * Where client TLS is switched on: globally (flags; every endpoint, the only way before 0.42 and the only way
- * for DNS-discovered endpoints) or per static endpoint in the sd-config (0.42 and later).
- */
-export function clientTlsMode(version: ThanosVersion, endpoints: readonly QuerierEndpoint[]): "none" | "global" | "per-endpoint" {
-  const withTls = endpoints.filter((endpoint) => endpoint.tls);
-  if (withTls.length === 0) return "none";
-  if (withTls.length === endpoints.length) return "global";
-  if (!supportsPerEndpointTls(version)) {
-    throw new Error(
-      `Thanos ${version.text} applies client TLS to all endpoints or none, but ${plainAddresses(endpoints)} would be plain; ` +
-        "use TLS for every endpoint or Thanos 0.42.0 or later",
-    );
-  }
-  if (withTls.some((endpoint) => isDynamic(endpoint.address))) {
-    throw new Error(
-      `DNS-discovered endpoints (dns+/dnssrv+) follow the querier's global TLS switch, which would also apply to ` +
-        `${plainAddresses(endpoints)}; use TLS for those too`,
-    );
-  }
-  return "per-endpoint";
 }
 
 /**

@@ -46,6 +46,30 @@ describe("index.ts", () => {
     assert.equal(outputs.thanosVersion, "0.42.4");
   });
 
+  it("dials the endpoint each component reports: the sidecar Service, each VM in config order, then extra endpoints", async () => {
+    const config = withTwoVms(referenceConfig());
+    config.kubernetes.querier.extraEndpoints = ["dnssrv+_grpc._tcp.thanos-store.thanos.svc.cluster.local"];
+    const outputs = await outputsOf(await runProgram(config, REFERENCE_SECRET_KEYS));
+    assert.deepEqual(outputs.querierStores, [
+      "dnssrv+_grpc._tcp.sidecar.thanos.svc.cluster.local",
+      "10.0.0.158:10901",
+      "10.0.0.159:19091",
+      "dnssrv+_grpc._tcp.thanos-store.thanos.svc.cluster.local",
+    ]);
+  });
+
+  it("dials the sidecar Service in its own namespace, by plain DNS when asked, and not at all when it is off", async () => {
+    const config = referenceConfig() as Record<string, any>;
+    config.kubernetes.sidecarService = { namespace: "monitoring", discovery: "dns", port: 10911 };
+    const outputs = await outputsOf(await runProgram(config, REFERENCE_SECRET_KEYS));
+    const [service] = byType("kubernetes:core/v1:Service").filter((resource) => (resource.inputs as any).metadata.name === "sidecar");
+    assert.equal((service.inputs as any).metadata.namespace, "monitoring");
+    assert.deepEqual(outputs.querierStores, ["dns+sidecar.monitoring.svc.cluster.local:10911", "10.0.0.158:10901"]);
+    config.kubernetes.sidecarService = { enabled: false };
+    assert.deepEqual((await outputsOf(await runProgram(config, REFERENCE_SECRET_KEYS))).querierStores, ["10.0.0.158:10901"]);
+    assert.equal(byType("thanos-global-view:kubernetes:SidecarService").length, 0);
+  });
+
   it("registers each component with its children", async () => {
     await runProgram(referenceConfig(), REFERENCE_SECRET_KEYS);
     const types = recorded.map((resource) => resource.type);

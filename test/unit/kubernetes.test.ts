@@ -109,7 +109,7 @@ describe("Querier", () => {
 });
 
 describe("SidecarService", () => {
-  it("is a headless Service with a grpc port targeting the sidecar container port", async () => {
+  it("is a headless Service with a grpc port targeting the sidecar container port, and reports its endpoint", async () => {
     recorded.length = 0;
     const service = new SidecarService("s1", {
       serviceName: "sidecar",
@@ -117,13 +117,16 @@ describe("SidecarService", () => {
       selector: { "app.kubernetes.io/name": "prometheus" },
       port: 10901,
       targetPort: "grpc",
+      clusterDomain: "cluster.local",
+      discovery: "dnssrv",
+      tls: true,
     });
-    assert.equal(await valueOf(service.namespace), "monitoring");
+    assert.deepEqual(await valueOf(service.endpoint), { address: "dnssrv+_grpc._tcp.sidecar.monitoring.svc.cluster.local", tls: true });
     const [recordedService] = byType("kubernetes:core/v1:Service");
     const spec = (recordedService.inputs as Spec).spec;
     assert.equal(spec.clusterIP, "None");
     assert.deepEqual(spec.selector, { "app.kubernetes.io/name": "prometheus" });
     assert.deepEqual(spec.ports, [{ name: "grpc", port: 10901, targetPort: "grpc", protocol: "TCP" }]);
-    assert.equal(await isSecret(service.serviceName), false);
+    assert.equal(await isSecret(service.endpoint), false);
   });
 });

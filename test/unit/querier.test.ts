@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { parseStackConfig } from "../../lib/config";
-import { querierEndpoints } from "../../lib/endpoints";
-import { clientTlsMode, querierArgs, sidecarServiceEndpoint, type QuerierArgsInput } from "../../lib/querier";
+import { clientTlsMode, serviceEndpointAddress } from "../../lib/endpoints";
+import { querierArgs, type QuerierArgsInput } from "../../lib/querier";
 import { parseThanosVersion } from "../../lib/thanosVersion";
-import { asRawConfig, referenceConfig, REFERENCE_QUERIER_ARGS_0_34_1, REFERENCE_SECRET_KEYS, secretKeySet } from "../harness/configs";
+import { REFERENCE_QUERIER_ARGS_0_34_1 } from "../harness/configs";
 
 const version = (text: string) => parseThanosVersion(text)!;
 const clientTls = { certFile: "/tls/tls.crt", keyFile: "/tls/tls.key", caFile: "/tls/ca.crt" };
@@ -128,44 +127,10 @@ describe("querierArgs", () => {
   });
 });
 
-describe("querierEndpoints", () => {
-  const config = (mutate: (c: Record<string, any>) => void = () => undefined) => {
-    const raw = referenceConfig() as Record<string, any>;
-    mutate(raw);
-    return parseStackConfig(asRawConfig(raw), secretKeySet(REFERENCE_SECRET_KEYS));
-  };
-
-  it("lists the sidecar Service, each VM address in config order, then extra endpoints", () => {
-    const endpoints = querierEndpoints(
-      config((c) => (c.kubernetes.querier.extraEndpoints = ["dnssrv+_grpc._tcp.thanos-store.thanos.svc.cluster.local"])),
-      ["10.0.0.158:10901", "10.0.0.159:10901"],
-    );
-    assert.deepEqual(endpoints, [
-      { address: "dnssrv+_grpc._tcp.sidecar.thanos.svc.cluster.local", tls: false },
-      { address: "10.0.0.158:10901", tls: false },
-      { address: "10.0.0.159:10901", tls: false },
-      { address: "dnssrv+_grpc._tcp.thanos-store.thanos.svc.cluster.local", tls: false },
-    ]);
-  });
-
-  it("uses the sidecar Service's own namespace and plain DNS when asked", () => {
-    const endpoints = querierEndpoints(
-      config((c) => (c.kubernetes.sidecarService = { namespace: "monitoring", discovery: "dns", port: 10911 })),
-      [],
-    );
-    assert.deepEqual(endpoints, [{ address: "dns+sidecar.monitoring.svc.cluster.local:10911", tls: false }]);
-  });
-
-  it("leaves the Service out when it is disabled", () => {
-    assert.deepEqual(querierEndpoints(config((c) => (c.kubernetes.sidecarService = { enabled: false })), ["10.0.0.158:10901"]), [
-      { address: "10.0.0.158:10901", tls: false },
-    ]);
-  });
-
-  it("derives SRV names from the port name", () => {
-    assert.equal(
-      sidecarServiceEndpoint({ name: "s", namespace: "n", clusterDomain: "c.local", port: 1, portName: "grpc", discovery: "dnssrv" }),
-      "dnssrv+_grpc._tcp.s.n.svc.c.local",
-    );
+describe("serviceEndpointAddress", () => {
+  it("finds every pod through the SRV records of the grpc port, or the A records at the port", () => {
+    const service = { name: "s", namespace: "n", clusterDomain: "c.local", port: 10911 };
+    assert.equal(serviceEndpointAddress({ ...service, discovery: "dnssrv" }), "dnssrv+_grpc._tcp.s.n.svc.c.local");
+    assert.equal(serviceEndpointAddress({ ...service, discovery: "dns" }), "dns+s.n.svc.c.local:10911");
   });
 });
