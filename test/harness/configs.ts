@@ -1,5 +1,6 @@
 /** Shared stack configurations for the unit tests. */
 import { FAKE_CA_CERT, FAKE_CERT, FAKE_QUERIER_TLS_KEY, FAKE_SIDECAR_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY } from "../fixtures/fakeKeys";
+import { PROJECT } from "../../lib/project";
 
 export { FAKE_CA_CERT, FAKE_CERT, FAKE_QUERIER_TLS_KEY, FAKE_SIDECAR_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY };
 export const FAKE_OBJSTORE_SECRET = "objstore-secret-Zq81-never-in-plain-text";
@@ -54,10 +55,10 @@ export function tlsConfig(overrides: Record<string, unknown> = {}): Record<strin
 export function asRawConfig(config: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(config).map(([key, value]) => [
-      `thanos-global-view:${key}`,
+      `${PROJECT}:${key}`,
       typeof value === "string" ? value : JSON.stringify(value),
     ]),
   );
 }
 
-export const secretKeySet = (keys: readonly string[]) => new Set(keys.map((key) => `thanos-global-view:${key}`));
+export const secretKeySet = (keys: readonly string[]) => new Set(keys.map((key) => `${PROJECT}:${key}`));

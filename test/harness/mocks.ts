@@ -1,38 +1,41 @@
 /**
- * Pulumi mocks for the unit tests: records every resource the program registers and runs index.ts with a given
- * stack configuration. Imported before anything that creates resources.
+ * The one Pulumi mocks harness: runs index.ts with a given stack configuration and records every resource it
+ * registers. The unit tests read the records; the system tests and the sandbox take the very commands and container
+ * args the components register and run them against real programs; the bench times the registrations.
  */
+import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "../../lib/project";
 import { asRawConfig, secretKeySet } from "./configs";
 
 export interface RecordedResource {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  /** performance.now() when the mocks saw it. */
+  registeredAt: number;
 }
 
 export const recorded: RecordedResource[] = [];
 /** Outputs of other stacks, by stack name, served to StackReferences. */
 export const stackOutputs = new Map<string, Record<string, unknown>>();
 
-void pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      recorded.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
-      if (args.type === "pulumi:pulumi:StackReference") {
-        const stack = String(args.inputs.name);
-        return { id: stack, state: { name: stack, outputs: stackOutputs.get(stack) ?? {}, secretOutputNames: [] } };
-      }
-      return { id: `${args.name}-id`, state: args.inputs };
-    },
-    call(args) {
-      return args.inputs;
-    },
+const mocks: pulumi.runtime.Mocks = {
+  newResource(args) {
+    recorded.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown>, registeredAt: performance.now() });
+    if (args.type === "pulumi:pulumi:StackReference") {
+      const stack = String(args.inputs.name);
+      return { id: stack, state: { name: stack, outputs: stackOutputs.get(stack) ?? {}, secretOutputNames: [] } };
+    }
+    return { id: `${args.name}-id`, state: args.inputs };
   },
-  "thanos-global-view",
-  "test",
-  false,
-);
+  call(args) {
+    return args.inputs;
+  },
+};
+
+// Components and resources created directly by a test (not through runProgram) need mocks in place too.
+void pulumi.runtime.setMocks(mocks, PROJECT, "test", false);
 
 /** The value of an Output, once known. */
 export function valueOf<T>(output: pulumi.Input<T>): Promise<T> {
@@ -61,17 +64,29 @@ export function reveal(value: unknown): any {
 
 export const byType = (type: string) => recorded.filter((resource) => resource.type === type);
 
-/** Waits until every registration the program started has reached the mocks. */
+/** Waits until every registration the program started has reached the mocks (no new one for several turns). */
 export async function settle(): Promise<void> {
-  // Registrations chain through promises; a few macrotask turns let every pending one finish.
-  for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+  // Registrations chain through promises and macrotasks; quiet for 20 turns in a row means done.
+  for (let quiet = 0, seen = -1; quiet < 20; quiet = recorded.length === seen ? quiet + 1 : 0) {
+    seen = recorded.length;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+export interface RunOptions {
+  /** The stack name the program sees (pulumi.getStack()); default "test". */
+  stack?: string;
+  /** Run as `pulumi preview` would; default false (as `pulumi up`). */
+  preview?: boolean;
 }
 
 /** Runs index.ts with the given config (values are JSON-encoded like the CLI does) and returns its exports. */
 export async function runProgram(
   config: Record<string, unknown>,
   secretKeys: readonly string[] = [],
+  options: RunOptions = {},
 ): Promise<Record<string, unknown>> {
+  await pulumi.runtime.setMocks(mocks, PROJECT, options.stack ?? "test", options.preview ?? false);
   recorded.length = 0;
   pulumi.runtime.setAllConfig(asRawConfig(config), [...secretKeySet(secretKeys)]);
   const program = require.resolve("../../index");
