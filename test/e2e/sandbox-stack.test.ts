@@ -14,7 +14,6 @@ import { httpRequest } from "../sandbox/ports";
 import { filesContaining, processesMentioning, waitFor } from "../sandbox/process";
 import {
   PulumiStack,
-  querierArgEndpoints,
   renderedManifests,
   startRenderedQuerier,
   startSandboxStack,
@@ -23,7 +22,7 @@ import {
   type RenderedQuerier,
 } from "../sandbox/stack";
 import { repoPath } from "../repo";
-import { instantQuery } from "../sandbox/thanos";
+import { instantQuery, querierArgEndpoints } from "../sandbox/thanos";
 
 const FIRST_VERSION = "0.42.4";
 const NEXT_VERSION = "0.34.1";

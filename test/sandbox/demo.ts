@@ -15,15 +15,14 @@ import { K8S_CLUSTER } from "./globalView";
 import { minioBinary } from "./minio";
 import { processesMentioning, sleep } from "./process";
 import {
-  committedSandboxSettings,
-  querierArgEndpoints,
   startRenderedQuerier,
   startSandboxStack,
   toolchainEnv,
   waitForQuerierStores,
   type SandboxStack,
 } from "./stack";
-import { instantQuery, thanosReleaseDir, type Series } from "./thanos";
+import { committedThanosVersion } from "./stackConfig";
+import { instantQuery, querierArgEndpoints, thanosReleaseDir, type Series } from "./thanos";
 import { buildRootfs } from "./vm";
 
 const stateDir = path.join(REPO_ROOT, ".sandbox", "demo");
@@ -127,7 +126,7 @@ async function up(): Promise<number> {
   if (!(await stopLeftovers())) return 1;
   // The builds run here, in the foreground, so a cold one shows its progress; the keeper then finds them cached and
   // inherits the toolchain's environment.
-  await thanosReleaseDir(committedSandboxSettings().thanosVersion);
+  await thanosReleaseDir(committedThanosVersion());
   await minioBinary();
   await buildRootfs();
   const env = await toolchainEnv();

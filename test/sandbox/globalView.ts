@@ -1,28 +1,25 @@
 // The whole global view on one machine, for the system tests, the e2e tests and `make sandbox`: a Thanos release
 // mirror, MinIO with a bucket, the sandbox VM (Debian's Prometheus under systemd, reached over SSH) and two host
-// Prometheus replicas with sidecars standing in for the in-cluster pods. The stack's configuration is built from the
-// sandbox's addresses and parsed by the project's own schema, so the VM commands, their stdin payload and the
-// querier's arguments come from the same functions the components call, not from copies.
+// Prometheus replicas with sidecars standing in for the in-cluster pods. The stack's configuration is the committed
+// Pulumi.sandbox.yaml plus this boot's values (test/sandbox/stackConfig.ts), and the program itself runs on it under
+// the mocks harness: the VM commands, their stdin payload and the querier's arguments are the very inputs the
+// components register, not copies.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PER_DIAL_TIMEOUT_SECONDS } from "../../components/vmSidecar";
-import { parseStackConfig, PROJECT, vmSidecarSettings, type StackConfig } from "../../lib/config";
-import { querierEndpoints } from "../../lib/endpoints";
-import type { ObjstoreSettings } from "../../lib/objstore";
-import { querierArgs } from "../../lib/querier";
-import { DEFAULT_THANOS_VERSION, parseThanosVersion } from "../../lib/thanosVersion";
-import { joinHostPort, sidecarReadyUrl } from "../../lib/vm/address";
-import { vmSidecarCommands, type VmSidecarCommands } from "../../lib/vm/commands";
+import { parseStackConfig, type StackConfig } from "../../lib/config";
+import { renderObjstoreYaml } from "../../lib/objstore";
+import { parseThanosVersion } from "../../lib/thanosVersion";
 import { UNIT_NAME } from "../../lib/vm/paths";
-import { sidecarSecrets, vmSidecarPayload } from "../../lib/vm/payload";
-import type { VmSidecarSettings } from "../../lib/vm/types";
+import { asRawConfig, secretKeySet } from "../harness/configs";
+import { byType, recorded, reveal, runProgram, valueOf } from "../harness/mocks";
 import { startThanosMirror, type ThanosMirror, type ThanosRelease } from "./mirror";
 import { minioBinary, startMinio, type MinioServer } from "./minio";
 import { freePorts, httpRequest, LOOPBACK } from "./ports";
 import { createRunDir, ProcessRegistry } from "./process";
 import { renderPrometheusConfig, startHostPrometheus, type HostPrometheus } from "./prometheus";
-import { startQuerier, startSidecar, thanosBinary, thanosReleaseDir, type HostSidecar, type HostThanos } from "./thanos";
+import { committedConfig, committedThanosVersion, SANDBOX_SECRET_KEYS, sandboxStackConfig, type RawStackConfig, type SandboxBootValues } from "./stackConfig";
+import { querierArgsOnHost, startQuerier, startSidecar, thanosBinary, thanosReleaseDir, type HostSidecar, type HostThanos } from "./thanos";
 import { PROMETHEUS_DATA_DIR, runSsh, Vm, type PrometheusOptions } from "./vm";
 
 export const VM_CLUSTER = "prom_vm";
@@ -31,40 +28,37 @@ export const REPLICA_LABEL = "prometheus_replica";
 /** The stack name in the sandbox's ownership tokens. */
 export const SANDBOX_STACK = "sandbox";
 
-/**
- * The component's SSH dial timeout (`perDialTimeout`, seconds), so a command to an unreachable VM fails here after the
- * time one of the provider's dials takes.
- */
-export const SSH_CONNECT_TIMEOUT_SECONDS = PER_DIAL_TIMEOUT_SECONDS;
 
 export interface GlobalViewSandboxOptions {
-  /** The stack's thanosVersion (VM sidecar and querier); default the stack's default. */
-  thanosVersion?: string;
   /** More releases the mirror serves (upgrades, fault tests). Each is built by test/build/build-thanos unless cached. */
   extraThanosVersions?: readonly string[];
   /** The VM's loopback address; default 127.0.0.2. */
   vmAddress?: string;
-  /** The VM's name in the stack config; default "prom-vm". */
-  vmName?: string;
   /** VM Prometheus block duration, used for min and max (the sidecar needs them equal); short ones make blocks soon. Default "2h". */
   vmBlockDuration?: string;
   /** VM Prometheus scrape interval; default "5s". */
   vmScrapeInterval?: string;
-  /** The VM entry's readyTimeoutSeconds; default 60. */
-  readyTimeoutSeconds?: number;
-  /** Default "thanos". */
-  bucket?: string;
   /** Default: a fresh `.sandbox/runs/global-view-*` directory. */
   runDir?: string;
   /** Progress lines (what starts, how long it took). */
   log?: (line: string) => void;
 }
 
-/** A change to the VM entry, as a later `pulumi up` would bring it. */
+/** A change to the stack config, as a later `pulumi up` would bring it. */
 export interface VmChange {
-  settings?: Partial<VmSidecarSettings>;
-  /** Another stack thanosVersion for the VM sidecar; the mirror must serve it (extraThanosVersions). */
+  /** Keys of the VM entry (vms[0]) to set, as in Pulumi.<stack>.yaml, e.g. {logLevel: "debug"}. */
+  vm?: Record<string, unknown>;
+  /** Another thanosVersion; the mirror must serve it (extraThanosVersions). */
   thanosVersion?: string;
+}
+
+/** What the program registers for the VM entry: the sidecar's remote command, as the command provider gets it. */
+interface RegisteredVmCommand {
+  create: string;
+  update: string;
+  delete: string;
+  stdin: string;
+  connection: { host: string; port: number; perDialTimeout: number };
 }
 
 export interface VmCommandResult {
@@ -82,6 +76,8 @@ export interface RunOnVmOptions {
   timeoutMs?: number;
   /** Dial another address instead (e.g. one where no VM answers); same key, options and timeouts. */
   target?: { host: string; port: number };
+  /** ssh's ConnectTimeout; default the VM's own (5 s). The provider's is the registered perDialTimeout. */
+  connectTimeoutSeconds?: number;
 }
 
 /** What systemd says about the VM's sidecar unit. */
@@ -110,12 +106,6 @@ export interface BucketBlock {
   uploadedAt: Date;
 }
 
-/** The sandbox's stack configuration as `pulumi.runtime.allConfig()` returns it, and which keys are secret. */
-interface SandboxConfigValues {
-  values: Record<string, string>;
-  secretKeys: string[];
-}
-
 const BLOCK_ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** Awaits every promise, then throws the first failure: nothing is still starting when the caller cleans up. */
@@ -127,10 +117,6 @@ async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T
 }
 
 export class GlobalViewSandbox {
-  /** The sidecar's address for the querier (the VM entry's advertise address and gRPC port). */
-  readonly vmGrpcAddress: string;
-  /** The VM sidecar's readiness URL (the VM shares the host's network). */
-  readonly vmReadyUrl: string;
   /** Holds every VM command's result (never stdin): the secret test searches it with the logs. */
   readonly transcriptFile: string;
   private readonly sent: string[] = [];
@@ -141,75 +127,88 @@ export class GlobalViewSandbox {
     readonly registry: ProcessRegistry,
     readonly mirror: ThanosMirror,
     readonly minio: MinioServer,
-    readonly bucket: string,
     readonly vm: Vm,
     /** The VM's Prometheus settings as started (what restoreVmPrometheus puts back). */
     readonly vmPrometheus: PrometheusOptions,
-    /** The in-cluster stand-ins: replicas "0" and "1". */
-    readonly k8sPrometheus: readonly [HostPrometheus, HostPrometheus],
-    readonly k8sSidecars: readonly [HostSidecar, HostSidecar],
+    /** The in-cluster stand-ins: Prometheus replicas "0" and "1" and their sidecars. */
+    private readonly k8s: { prometheus: readonly [HostPrometheus, HostPrometheus]; sidecars: readonly [HostSidecar, HostSidecar] },
     /** Release directories by version, as the mirror serves them. */
     readonly releases: readonly ThanosRelease[],
-    readonly config: StackConfig,
+    /** This boot's values of the sandbox stack's config. */
+    readonly bootValues: SandboxBootValues,
+    /** The VM sidecar's gRPC address and readiness URL, as the stack reports them (vmSidecar*Addresses). */
+    readonly vmGrpcAddress: string,
+    readonly vmReadyUrl: string,
   ) {
-    const entry = this.vmEntry;
-    this.vmGrpcAddress = joinHostPort(vmHost(entry.advertiseAddress ?? entry.host), entry.grpcPort);
-    this.vmReadyUrl = sidecarReadyUrl(entry.bindAddress, entry.httpPort);
     this.transcriptFile = path.join(runDir, "logs", "vm-commands.log");
   }
 
-  private get vmEntry(): StackConfig["vms"][number] {
-    return this.config.vms[0];
+  get k8sPrometheus(): readonly [HostPrometheus, HostPrometheus] {
+    return this.k8s.prometheus;
+  }
+
+  get k8sSidecars(): readonly [HostSidecar, HostSidecar] {
+    return this.k8s.sidecars;
+  }
+
+  /** The stack config with a change applied (raw, as Pulumi.<stack>.yaml holds it). */
+  stackConfig(change: VmChange = {}): RawStackConfig {
+    const config = sandboxStackConfig(this.bootValues);
+    const [vm, ...others] = config.vms as Record<string, unknown>[];
+    return {
+      ...config,
+      ...(change.thanosVersion !== undefined && { thanosVersion: change.thanosVersion }),
+      vms: [{ ...vm, ...change.vm }, ...others],
+    };
+  }
+
+  /** The stack config with a change applied, parsed by the stack's schema. */
+  parsedConfig(change: VmChange = {}): StackConfig {
+    return parseStackConfig(asRawConfig(this.stackConfig(change)), secretKeySet(SANDBOX_SECRET_KEYS));
   }
 
   /** The object-store secret key (the stack's objstoreSecretKey). */
   get secretKey(): string {
-    return this.config.objstoreSecretKey;
+    return this.bootValues.objstoreSecretKey;
   }
 
-  /** The objstore settings the component gets (the stack's objstore section without createBucket). */
-  get objstoreSettings(): ObjstoreSettings {
-    const { bucket, endpoint, insecure, accessKey, region, prefix } = this.config.objstore;
-    return { bucket, endpoint, insecure, accessKey, region, prefix };
+  /** The objstore file a sidecar should get: the config's objstore section, rendered by the stack's renderer. */
+  expectedObjstoreYaml(): string {
+    const { bucket, endpoint, insecure, accessKey, region, prefix } = this.parsedConfig().objstore;
+    return renderObjstoreYaml({ bucket, endpoint, insecure, accessKey, region, prefix }, this.secretKey);
   }
 
-  /** The VmSidecar component's settings for the VM entry, as index.ts builds them, with a change applied. */
-  vmSettings(change: VmChange = {}): VmSidecarSettings {
-    return { ...vmSidecarSettings(this.vmEntry), ...change.settings };
+  /** The VM entry as the stack's schema parses it, with a change applied. */
+  vmConfig(change: VmChange = {}): StackConfig["vms"][number] {
+    return this.parsedConfig(change).vms[0];
   }
 
-
-  /** The command strings the component hands to the command provider for the VM entry. */
-  vmCommands(change: VmChange = {}): VmSidecarCommands {
-    const vm = this.vmEntry;
-    return vmSidecarCommands({
-      settings: this.vmSettings(change),
-      thanos: { version: change.thanosVersion ?? this.config.thanosVersion.text, download: this.config.thanosDownload },
-      tls: this.config.tls !== undefined,
-      ssh: { host: vmHost(vm.host), port: vm.port, user: vm.user },
-      stack: { project: PROJECT, stack: SANDBOX_STACK },
-    });
+  /** The VM sidecar's remote command as the program registers it for the config with a change applied. */
+  async vmCommand(change: VmChange = {}): Promise<RegisteredVmCommand> {
+    await runProgram(this.stackConfig(change), SANDBOX_SECRET_KEYS, { stack: SANDBOX_STACK });
+    const name = `${this.vmConfig(change).name}-sidecar`;
+    const command = byType("command:remote:Command").find((resource) => resource.name === name);
+    if (!command) throw new Error(`the program registered no command ${name}: ${recorded.map((r) => r.name).join(", ")}`);
+    return reveal(command.inputs) as RegisteredVmCommand;
   }
 
   /** The component's secret stdin: objstore config and the values to redact. */
-  vmPayload(): string {
-    return vmSidecarPayload(sidecarSecrets(this.objstoreSettings, this.secretKey));
+  async vmPayload(): Promise<string> {
+    return (await this.vmCommand()).stdin;
   }
 
-  /** The install (create and update) command over SSH, with the payload on stdin. */
-  install(change: VmChange = {}, options: Omit<RunOnVmOptions, "stdin"> = {}): Promise<VmCommandResult> {
+  /** The install (create and update) command over SSH, with the payload on stdin, as the provider runs it. */
+  async install(change: VmChange = {}, options: Omit<RunOnVmOptions, "stdin"> = {}): Promise<VmCommandResult> {
+    const command = await this.vmCommand(change);
     // A failed change waits for the new sidecar, then for the restored one.
-    const timeoutMs = options.timeoutMs ?? (2 * this.vmSettings(change).readyTimeoutSeconds + 120) * 1000;
-    return this.runOnVm("install", this.vmCommands(change).install, { ...options, timeoutMs, stdin: this.vmPayload() });
-  }
-
-  preflight(change: VmChange = {}): Promise<VmCommandResult> {
-    return this.runOnVm("preflight", this.vmCommands(change).preflight);
+    const timeoutMs = options.timeoutMs ?? (2 * this.vmConfig(change).readyTimeoutSeconds + 120) * 1000;
+    return this.runOnVm("install", command.update, { ...options, timeoutMs, stdin: command.stdin, connectTimeoutSeconds: command.connection.perDialTimeout });
   }
 
   /** The delete command (what `pulumi destroy` runs). */
-  uninstall(change: VmChange = {}): Promise<VmCommandResult> {
-    return this.runOnVm("delete", this.vmCommands(change).delete);
+  async uninstall(change: VmChange = {}): Promise<VmCommandResult> {
+    const command = await this.vmCommand(change);
+    return this.runOnVm("delete", command.delete, { connectTimeoutSeconds: command.connection.perDialTimeout });
   }
 
   /**
@@ -220,7 +219,7 @@ export class GlobalViewSandbox {
   async runOnVm(name: string, command: string, options: RunOnVmOptions = {}): Promise<VmCommandResult> {
     this.sent.push(command);
     const started = Date.now();
-    const { code, stdout, stderr } = await runSsh(this.sshArgs(options.target), command, { stdin: options.stdin, timeoutMs: options.timeoutMs });
+    const { code, stdout, stderr } = await runSsh(this.sshArgs(options), command, { stdin: options.stdin, timeoutMs: options.timeoutMs });
     const result = { name, code, stdout, stderr, durationMs: Date.now() - started };
     fs.mkdirSync(path.dirname(this.transcriptFile), { recursive: true });
     fs.appendFileSync(
@@ -271,10 +270,11 @@ export class GlobalViewSandbox {
 
   /** Every block in the bucket with its meta.json; blocks still being uploaded (no meta.json yet) are left out. */
   async bucketBlocks(): Promise<BucketBlock[]> {
-    const metas = (await this.minio.listObjects(this.bucket)).filter((object) => /^[0-9A-Z]{26}\/meta\.json$/.test(object.key));
+    const bucket = this.bucket;
+    const metas = (await this.minio.listObjects(bucket)).filter((object) => /^[0-9A-Z]{26}\/meta\.json$/.test(object.key));
     return Promise.all(
       metas.map(async (object) => {
-        const meta = JSON.parse((await this.minio.getObject(this.bucket, object.key)).toString("utf8")) as BlockMeta;
+        const meta = JSON.parse((await this.minio.getObject(bucket, object.key)).toString("utf8")) as BlockMeta;
         return { ulid: object.key.slice(0, 26), meta, uploadedAt: new Date(object.lastModified) };
       }),
     );
@@ -289,27 +289,30 @@ export class GlobalViewSandbox {
     return this.vm.reconfigurePrometheus(this.vmPrometheus);
   }
 
+  /** The bucket the stack ships blocks to (objstore.bucket). */
+  get bucket(): string {
+    return this.parsedConfig().objstore.bucket;
+  }
+
   /**
-   * The querier's command line exactly as the Querier component renders it for the sandbox's stack config, except
-   * that it listens on loopback ports instead of the container's 0.0.0.0.
+   * The querier's command line exactly as the Querier component registers it for the sandbox's stack config, except
+   * that it listens on loopback ports instead of the container's 0.0.0.0 and dials the host sidecars standing in for
+   * the in-cluster pods where the stack dials their headless Service (no cluster DNS here to resolve it).
    */
   async querierArgs(): Promise<string[]> {
+    await runProgram(this.stackConfig(), SANDBOX_SECRET_KEYS, { stack: SANDBOX_STACK });
+    const [deployment] = byType("kubernetes:apps/v1:Deployment");
     const [grpcPort, httpPort] = await freePorts(2);
-    const querier = this.config.kubernetes.querier;
-    return querierArgs({
-      version: this.config.thanosVersion,
-      logLevel: querier.logLevel,
+    return querierArgsOnHost(reveal(deployment.inputs).spec.template.spec.containers[0].args as string[], {
       grpcAddress: `${LOOPBACK}:${grpcPort}`,
       httpAddress: `${LOOPBACK}:${httpPort}`,
-      replicaLabels: querier.replicaLabels,
-      infoTimeout: querier.infoTimeout,
-      endpoints: querierEndpoints(this.config, [this.vmGrpcAddress]),
+      discovered: this.k8sSidecars.map((sidecar) => sidecar.grpcAddress),
     });
   }
 
   /** Starts `thanos <args>` with the stack version's binary; stopped by stop(). */
   startQuerier(args: readonly string[], name = "querier"): Promise<HostThanos> {
-    const release = this.releases.find((r) => r.version === this.config.thanosVersion.text)!;
+    const release = this.releases.find((r) => r.version === this.parsedConfig().thanosVersion.text)!;
     return startQuerier(thanosBinary(release.dir), args, { runDir: this.runDir, name, registry: this.registry });
   }
 
@@ -319,70 +322,18 @@ export class GlobalViewSandbox {
     return this.stopping;
   }
 
-  /** vm.sshArgs() with the component's connect timeout, optionally to another host and port. */
-  private sshArgs(target?: { host: string; port: number }): string[] {
+  /** vm.sshArgs() with another connect timeout, optionally to another host and port. */
+  private sshArgs(options: Pick<RunOnVmOptions, "target" | "connectTimeoutSeconds">): string[] {
+    const { target, connectTimeoutSeconds } = options;
     const args = this.vm.sshArgs();
     const destination = args.pop()!;
     const adjusted = args.map((arg, i) => {
-      if (arg.startsWith("ConnectTimeout=")) return `ConnectTimeout=${SSH_CONNECT_TIMEOUT_SECONDS}`;
+      if (connectTimeoutSeconds !== undefined && arg.startsWith("ConnectTimeout=")) return `ConnectTimeout=${connectTimeoutSeconds}`;
       if (target && args[i - 1] === "-p") return String(target.port);
       return arg;
     });
     return [...adjusted, target ? `${this.vm.user}@${target.host}` : destination];
   }
-}
-
-/** The sandbox's VM hosts are literal addresses, never other stacks' outputs. */
-function vmHost(host: StackConfig["vms"][number]["host"]): string {
-  if (typeof host !== "string") throw new Error("the sandbox's VM host must be a literal address");
-  return host;
-}
-
-/** The stack configuration for the sandbox: its VM, MinIO and mirror, and the two host sidecars as extra endpoints. */
-function sandboxStackConfig(input: {
-  thanosVersion: string;
-  mirror: ThanosMirror;
-  minio: MinioServer;
-  bucket: string;
-  vm: Vm;
-  vmName: string;
-  readyTimeoutSeconds: number;
-  k8sSidecars: readonly HostSidecar[];
-}): SandboxConfigValues {
-  const key = (name: string) => `${PROJECT}:${name}`;
-  const { vm } = input;
-  return {
-    values: {
-      [key("thanosVersion")]: input.thanosVersion,
-      [key("thanosDownload")]: JSON.stringify({
-        urlTemplate: input.mirror.urlTemplate,
-        sha256sumsUrlTemplate: input.mirror.sha256sumsUrlTemplate,
-      }),
-      [key("kubernetes")]: JSON.stringify({
-        // The in-cluster sidecars are host processes here: no Service to discover them, plain addresses instead.
-        sidecarService: { enabled: false },
-        querier: { replicaLabels: [REPLICA_LABEL], extraEndpoints: input.k8sSidecars.map((sidecar) => sidecar.grpcAddress) },
-      }),
-      [key("vms")]: JSON.stringify([
-        {
-          name: input.vmName,
-          host: vm.address,
-          port: vm.sshPort,
-          user: vm.user,
-          hostKey: vm.hostKey,
-          prometheusUrl: vm.prometheusUrl,
-          tsdbPath: PROMETHEUS_DATA_DIR,
-          // nspawn shares the host's network: the sidecar must keep to the VM's own address.
-          bindAddress: vm.address,
-          readyTimeoutSeconds: input.readyTimeoutSeconds,
-        },
-      ]),
-      [key("sshPrivateKey")]: vm.privateKey,
-      [key("objstore")]: JSON.stringify(input.minio.objstoreSettings(input.bucket)),
-      [key("objstoreSecretKey")]: input.minio.secretKey,
-    },
-    secretKeys: [key("sshPrivateKey"), key("objstoreSecretKey")],
-  };
 }
 
 /** Makes replica `replica` scrape what `primary` scrapes, so the two differ only in their replica label. */
@@ -404,9 +355,10 @@ export async function startGlobalViewSandbox(options: GlobalViewSandboxOptions =
     if (!version) throw new Error(`not a Thanos version: ${text}`);
     return version.text;
   };
-  const thanosVersion = normalise(options.thanosVersion ?? DEFAULT_THANOS_VERSION);
+  // The stack's version and bucket are the committed file's: the sandbox is started to match it.
+  const thanosVersion = committedThanosVersion();
   const versions = [...new Set([thanosVersion, ...(options.extraThanosVersions ?? []).map(normalise)])];
-  const bucket = options.bucket ?? "thanos";
+  const { bucket } = committedConfig().objstore as { bucket: string };
   const runDir = options.runDir ?? createRunDir("global-view");
   const registry = new ProcessRegistry();
   const since = Date.now();
@@ -445,18 +397,23 @@ export async function startGlobalViewSandbox(options: GlobalViewSandboxOptions =
     const k8sSidecars = await settleAll<[HostSidecar, HostSidecar]>([sidecar(k8s0), sidecar(k8s1)]);
     step(`host sidecars ${k8sSidecars[0].grpcAddress} and ${k8sSidecars[1].grpcAddress} ready`);
 
-    const rawConfig = sandboxStackConfig({
-      thanosVersion,
-      mirror,
-      minio,
-      bucket,
-      vm,
-      vmName: options.vmName ?? "prom-vm",
-      readyTimeoutSeconds: options.readyTimeoutSeconds ?? 60,
-      k8sSidecars,
-    });
-    const config = parseStackConfig(rawConfig.values, new Set(rawConfig.secretKeys));
-    return new GlobalViewSandbox(runDir, registry, mirror, minio, bucket, vm, vmPrometheus, [k8s0, k8s1], k8sSidecars, releases, config);
+    const bootValues: SandboxBootValues = {
+      vmAddress: vm.address,
+      vmHostKey: vm.hostKey,
+      vmPrometheusUrl: vm.prometheusUrl,
+      sshPrivateKey: vm.privateKey,
+      objstoreEndpoint: minio.endpoint,
+      objstoreAccessKey: minio.accessKey,
+      objstoreSecretKey: minio.secretKey,
+      thanosUrlTemplate: mirror.urlTemplate,
+      thanosSha256sumsUrlTemplate: mirror.sha256sumsUrlTemplate,
+    };
+    // The addresses the stack itself reports for the VM sidecar.
+    const exports = await runProgram(sandboxStackConfig(bootValues), SANDBOX_SECRET_KEYS, { stack: SANDBOX_STACK });
+    const [vmGrpcAddress] = await valueOf(exports.vmSidecarGrpcAddresses as string[]);
+    const [vmHttpAddress] = await valueOf(exports.vmSidecarHttpAddresses as string[]);
+    const k8s = { prometheus: [k8s0, k8s1] as const, sidecars: k8sSidecars };
+    return new GlobalViewSandbox(runDir, registry, mirror, minio, vm, vmPrometheus, k8s, releases, bootValues, vmGrpcAddress, `http://${vmHttpAddress}/-/ready`);
   } catch (error) {
     await registry.stopAll().catch((cleanup: Error) => {
       (error as Error).message += `\n(cleanup failed too: ${cleanup.message})`;

@@ -3,17 +3,16 @@
 // as the committed Pulumi.<stack>.yaml plus the values that change with every boot (host key, ports, mirror URL,
 // secrets) in a git-ignored copy passed with --config-file. It also reads what the kubernetes provider rendered and
 // starts the querier from the rendered Deployment, as a cluster would.
-import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { REPO_ROOT } from "../repo";
-import { PROJECT } from "../../lib/config";
 import { startGlobalViewSandbox, type GlobalViewSandbox } from "./globalView";
+import { bootConfig, committedConfig, type ConfigValues } from "./stackConfig";
 import { freePorts, LOOPBACK } from "./ports";
-import { runForStdout, waitFor, type ProcessRegistry } from "./process";
-import { queryStores, startQuerier, thanosBinary, thanosReleaseDir, type HostThanos, type StoreStatus } from "./thanos";
+import { runCommand, runForStdout, waitFor, type ProcessRegistry } from "./process";
+import { querierArgsOnHost, queryStores, startQuerier, thanosBinary, thanosReleaseDir, type HostThanos, type StoreStatus } from "./thanos";
 
 /** A hung pulumi (e.g. an SSH dial that never gives up) is killed after this long. */
 const COMMAND_TIMEOUT_MS = 15 * 60_000;
@@ -33,7 +32,7 @@ export async function toolchainEnv(): Promise<NodeJS.ProcessEnv> {
   return env;
 }
 
-export interface CommandResult {
+export interface PulumiResult {
   /** The pulumi arguments, for error messages (secrets never travel as arguments). */
   args: string[];
   code: number;
@@ -64,9 +63,6 @@ export interface PulumiStackOptions {
   /** Another stack's backend to share (a reader project's StackReference needs the same one). */
   backendDir?: string;
 }
-
-/** Keys of Pulumi.<stack>.yaml's `config:` without the project prefix, e.g. "vms[0].hostKey" with --path. */
-export type ConfigValues = Record<string, string>;
 
 /**
  * One stack of one project, driven through the pulumi CLI. Every command gets `-s <stack>` and, when it reads config,
@@ -143,15 +139,15 @@ export class PulumiStack {
     await this.stackCommand(["config", "set", "--secret", key], { stdin: value }, "config-secret");
   }
 
-  preview(extra: string[] = [], options: RunOptions = {}): Promise<CommandResult> {
+  preview(extra: string[] = [], options: RunOptions = {}): Promise<PulumiResult> {
     return this.stackCommand(["preview", "--non-interactive", ...extra], options, "preview");
   }
 
-  up(extra: string[] = [], options: RunOptions = {}): Promise<CommandResult> {
+  up(extra: string[] = [], options: RunOptions = {}): Promise<PulumiResult> {
     return this.stackCommand(["up", "--yes", "--non-interactive", "--skip-preview", ...extra], options, "up");
   }
 
-  destroy(extra: string[] = [], options: RunOptions = {}): Promise<CommandResult> {
+  destroy(extra: string[] = [], options: RunOptions = {}): Promise<PulumiResult> {
     return this.stackCommand(["destroy", "--yes", "--non-interactive", "--skip-preview", ...extra], options, "destroy");
   }
 
@@ -173,87 +169,32 @@ export class PulumiStack {
   }
 
   /** A command about this stack, run in the project with `-s`; those that read config get the runtime copy. */
-  stackCommand(args: string[], options: RunOptions = {}, name = args[0]): Promise<CommandResult> {
+  stackCommand(args: string[], options: RunOptions = {}, name = args[0]): Promise<PulumiResult> {
     const readsConfig = args[0] !== "stack";
     const config = readsConfig ? ["--config-file", this.configFile] : [];
     return this.run([...args, "--stack", this.stack, ...config, "--cwd", this.projectDir], options, name);
   }
 
   /** Runs `pulumi <args>`; throws with the output's tail unless it succeeds or allowFailure is set. */
-  run(args: string[], options: RunOptions = {}, name = args[0]): Promise<CommandResult> {
+  async run(args: string[], options: RunOptions = {}, name = args[0]): Promise<PulumiResult> {
     this.commandCount += 1;
     const logFile = path.join(this.logDir, `${String(this.commandCount).padStart(2, "0")}-${name}.log`);
-    const started = Date.now();
-    return new Promise((resolve, reject) => {
-      const child = spawn("pulumi", ["--color", "never", ...args], { env: this.env, stdio: ["pipe", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      let pending = "";
-      const collect = (stream: "stdout" | "stderr") => (chunk: string) => {
-        if (stream === "stdout") stdout += chunk;
-        else stderr += chunk;
-        if (!options.onLine) return;
-        pending += chunk;
-        const lines = pending.split("\n");
-        pending = lines.pop()!;
-        for (const line of lines) options.onLine(line);
-      };
-      child.stdout.setEncoding("utf8").on("data", collect("stdout"));
-      child.stderr.setEncoding("utf8").on("data", collect("stderr"));
-      const timer = setTimeout(() => child.kill("SIGKILL"), COMMAND_TIMEOUT_MS);
-      child.on("error", (error) => {
-        clearTimeout(timer);
-        reject(new Error(`pulumi could not be started (is the toolchain's bin on PATH?): ${error.message}`));
-      });
-      child.on("close", (code, signal) => {
-        clearTimeout(timer);
-        if (pending && options.onLine) options.onLine(pending);
-        const result: CommandResult = { args, code: code ?? -1, stdout, stderr, durationMs: Date.now() - started, logFile };
-        fs.writeFileSync(logFile, `$ pulumi ${args.join(" ")}\n# exit ${code ?? signal} after ${result.durationMs} ms\n--- stdout\n${stdout}--- stderr\n${stderr}`);
-        if (code === 0 || options.allowFailure) return resolve(result);
-        const why = signal ? `killed by ${signal} after ${COMMAND_TIMEOUT_MS} ms` : `exit ${code}`;
-        reject(new Error(`pulumi ${args.join(" ")}: ${why}; output in ${logFile}:\n${tailLines(`${stdout}\n${stderr}`, 40)}`));
-      });
-      child.stdin.on("error", () => undefined);
-      child.stdin.end(options.stdin ?? "");
+    const ran = await runCommand("pulumi", ["--color", "never", ...args], {
+      env: this.env,
+      stdin: options.stdin,
+      timeoutMs: COMMAND_TIMEOUT_MS,
+      onLine: options.onLine,
     });
+    const result: PulumiResult = { args, code: ran.code ?? -1, stdout: ran.stdout, stderr: ran.stderr, durationMs: ran.durationMs, logFile };
+    fs.writeFileSync(logFile, `$ pulumi ${args.join(" ")}\n# exit ${ran.code ?? ran.signal} after ${ran.durationMs} ms\n--- stdout\n${ran.stdout}--- stderr\n${ran.stderr}`);
+    if (ran.code === 0 || options.allowFailure) return result;
+    const why = ran.signal ? `killed by ${ran.signal} after ${COMMAND_TIMEOUT_MS} ms` : `exit ${ran.code}`;
+    throw new Error(`pulumi ${args.join(" ")}: ${why}; output in ${logFile}:\n${tailLines(`${ran.stdout}\n${ran.stderr}`, 40)}`);
   }
 }
 
 function tailLines(text: string, count: number): string {
   return text.trimEnd().split("\n").slice(-count).join("\n");
-}
-
-/** The per-boot values of the sandbox stack: what Pulumi.sandbox.yaml cannot hold because each boot differs. */
-interface SandboxBootValues {
-  /** The VM's pinned ed25519 host key, "ssh-ed25519 AAAA...". */
-  vmHostKey: string;
-  /** The OpenSSH private key the VM authorizes for root. */
-  sshPrivateKey: string;
-  /** MinIO's host:port. */
-  objstoreEndpoint: string;
-  objstoreAccessKey: string;
-  objstoreSecretKey: string;
-  /** The release mirror's URL templates. */
-  thanosUrlTemplate: string;
-  thanosSha256sumsUrlTemplate: string;
-  /** Where the kubernetes provider writes the manifests. */
-  renderDir: string;
-}
-
-/** The sandbox stack's runtime configuration: plain values set with --path, and the two secrets. */
-function sandboxConfig(values: SandboxBootValues): { plain: ConfigValues; secrets: ConfigValues } {
-  return {
-    plain: {
-      "vms[0].hostKey": values.vmHostKey,
-      "objstore.endpoint": values.objstoreEndpoint,
-      "objstore.accessKey": values.objstoreAccessKey,
-      "thanosDownload.urlTemplate": values.thanosUrlTemplate,
-      "thanosDownload.sha256sumsUrlTemplate": values.thanosSha256sumsUrlTemplate,
-      "kubernetes.renderYamlToDirectory": values.renderDir,
-    },
-    secrets: { sshPrivateKey: values.sshPrivateKey, objstoreSecretKey: values.objstoreSecretKey },
-  };
 }
 
 /** A Kubernetes object as the provider rendered it. */
@@ -300,50 +241,6 @@ function renderedQuerier(renderDir: string): { version: string; args: string[] }
   return { version, args: container.args ?? [] };
 }
 
-const DNS_DISCOVERY = /^dns(srv)?\+/;
-
-/**
- * The rendered querier args for a host process: the listen addresses moved to the given loopback addresses and each
- * DNS-discovered endpoint (the in-cluster sidecar Service, which no DNS here resolves) replaced by the addresses of
- * the pods it stands for. Nothing else changes; in the sd-config form the YAML is re-rendered with the same entries.
- */
-function hostQuerierArgs(
-  args: readonly string[],
-  replace: { grpcAddress: string; httpAddress: string; discovered: readonly string[] },
-): string[] {
-  const seen = new Set<string>();
-  const out = args.flatMap((arg): string[] => {
-    const [flag, ...rest] = arg.split("=");
-    const value = rest.join("=");
-    if (flag === "--grpc-address" || flag === "--http-address") {
-      seen.add(flag);
-      return [`${flag}=${flag === "--grpc-address" ? replace.grpcAddress : replace.httpAddress}`];
-    }
-    if (flag === "--endpoint" && DNS_DISCOVERY.test(value)) return replace.discovered.map((address) => `--endpoint=${address}`);
-    if (flag === "--endpoint.sd-config") {
-      const config = YAML.parse(value) as { endpoints: ({ address: string } & Record<string, unknown>)[] };
-      const endpoints = config.endpoints.flatMap((entry) =>
-        DNS_DISCOVERY.test(entry.address) ? replace.discovered.map((address) => ({ ...entry, address })) : [entry],
-      );
-      return [`--endpoint.sd-config=${YAML.stringify({ ...config, endpoints }, { lineWidth: 0 })}`];
-    }
-    return [arg];
-  });
-  if (seen.size !== 2) throw new Error(`the rendered querier args lack --grpc-address or --http-address: ${args.join(" ")}`);
-  return out;
-}
-
-/** The endpoints a querier command line dials, in either form (flags or sd-config). */
-export function querierArgEndpoints(args: readonly string[]): string[] {
-  return args.flatMap((arg) => {
-    if (arg.startsWith("--endpoint=")) return [arg.slice("--endpoint=".length)];
-    if (arg.startsWith("--endpoint.sd-config=")) {
-      return (YAML.parse(arg.slice("--endpoint.sd-config=".length)) as { endpoints: { address: string }[] }).endpoints.map((e) => e.address);
-    }
-    return [];
-  });
-}
-
 export interface RenderedQuerier extends HostThanos {
   /** The Thanos version of the rendered image, whose binary runs. */
   version: string;
@@ -364,7 +261,7 @@ export async function startRenderedQuerier(options: {
 }): Promise<RenderedQuerier> {
   const rendered = renderedQuerier(options.renderDir);
   const [grpcPort, httpPort] = await freePorts(2);
-  const args = hostQuerierArgs(rendered.args, {
+  const args = querierArgsOnHost(rendered.args, {
     grpcAddress: `${LOOPBACK}:${grpcPort}`,
     httpAddress: `${LOOPBACK}:${httpPort}`,
     discovered: options.discovered,
@@ -385,15 +282,6 @@ export function waitForQuerierStores(httpUrl: string, addresses: readonly string
     },
     2 * 60_000,
   );
-}
-
-/** What the committed Pulumi.sandbox.yaml fixes about the sandbox itself, so the sandbox is started to match it. */
-export function committedSandboxSettings(): { thanosVersion: string; vmAddress: string; bucket: string } {
-  const file = path.join(REPO_ROOT, "Pulumi.sandbox.yaml");
-  const config = (YAML.parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> }).config;
-  const vms = config[`${PROJECT}:vms`] as { host: string }[];
-  const objstore = config[`${PROJECT}:objstore`] as { bucket: string };
-  return { thanosVersion: String(config[`${PROJECT}:thanosVersion`]), vmAddress: vms[0].host, bucket: objstore.bucket };
 }
 
 export interface SandboxStack {
@@ -420,12 +308,9 @@ export interface StartSandboxStackOptions {
  * is stopped again.
  */
 export async function startSandboxStack(options: StartSandboxStackOptions): Promise<SandboxStack> {
-  const settings = committedSandboxSettings();
   const sandbox = await startGlobalViewSandbox({
-    thanosVersion: settings.thanosVersion,
     extraThanosVersions: options.extraThanosVersions,
-    vmAddress: settings.vmAddress,
-    bucket: settings.bucket,
+    vmAddress: committedVmAddress(),
     vmBlockDuration: options.vmBlockDuration,
     runDir: options.runDir,
     log: options.log,
@@ -433,20 +318,16 @@ export async function startSandboxStack(options: StartSandboxStackOptions): Prom
   try {
     const stack = new PulumiStack({ dir: path.join(sandbox.runDir, "pulumi"), env: options.env });
     const renderDir = path.join(stack.dir, "rendered");
-    const { plain, secrets } = sandboxConfig({
-      vmHostKey: sandbox.vm.hostKey,
-      sshPrivateKey: sandbox.vm.privateKey,
-      objstoreEndpoint: sandbox.minio.endpoint,
-      objstoreAccessKey: sandbox.minio.accessKey,
-      objstoreSecretKey: sandbox.minio.secretKey,
-      thanosUrlTemplate: sandbox.mirror.urlTemplate,
-      thanosSha256sumsUrlTemplate: sandbox.mirror.sha256sumsUrlTemplate,
-      renderDir,
-    });
+    const { plain, secrets } = bootConfig({ ...sandbox.bootValues, renderDir });
     await stack.init(plain, secrets);
     return { sandbox, stack, renderDir };
   } catch (error) {
     await sandbox.stop();
     throw error;
   }
+}
+
+/** The VM address Pulumi.sandbox.yaml names (vms[0].host): the sandbox VM is booted there. */
+function committedVmAddress(): string {
+  return (committedConfig().vms as { host: string }[])[0].host;
 }

@@ -2,6 +2,7 @@
 // run with exactly the args the Querier component renders. Plus the two queries the system tests ask of a querier.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as YAML from "yaml";
 import { REPO_ROOT } from "../repo";
 import { freePorts, getJson, LOOPBACK } from "./ports";
 import { runForStdout, startUntilReady, type ExitStatus, type ManagedProcess, type ProcessRegistry } from "./process";
@@ -76,6 +77,50 @@ export async function startSidecar(options: StartSidecarOptions): Promise<HostSi
     options.readyTimeoutMs,
   );
   return { name: options.name, grpcAddress, httpUrl, process: managed, objstoreConfigFile, stop: () => managed.stop() };
+}
+
+const DNS_DISCOVERY = /^dns(srv)?\+/;
+
+/**
+ * A querier's args (as the Querier component renders them) for a host process: the listen addresses moved to the given loopback addresses and each
+ * DNS-discovered endpoint (the in-cluster sidecar Service, which no DNS here resolves) replaced by the addresses of
+ * the pods it stands for. Nothing else changes; in the sd-config form the YAML is re-rendered with the same entries.
+ */
+export function querierArgsOnHost(
+  args: readonly string[],
+  replace: { grpcAddress: string; httpAddress: string; discovered: readonly string[] },
+): string[] {
+  const seen = new Set<string>();
+  const out = args.flatMap((arg): string[] => {
+    const [flag, ...rest] = arg.split("=");
+    const value = rest.join("=");
+    if (flag === "--grpc-address" || flag === "--http-address") {
+      seen.add(flag);
+      return [`${flag}=${flag === "--grpc-address" ? replace.grpcAddress : replace.httpAddress}`];
+    }
+    if (flag === "--endpoint" && DNS_DISCOVERY.test(value)) return replace.discovered.map((address) => `--endpoint=${address}`);
+    if (flag === "--endpoint.sd-config") {
+      const config = YAML.parse(value) as { endpoints: ({ address: string } & Record<string, unknown>)[] };
+      const endpoints = config.endpoints.flatMap((entry) =>
+        DNS_DISCOVERY.test(entry.address) ? replace.discovered.map((address) => ({ ...entry, address })) : [entry],
+      );
+      return [`--endpoint.sd-config=${YAML.stringify({ ...config, endpoints }, { lineWidth: 0 })}`];
+    }
+    return [arg];
+  });
+  if (seen.size !== 2) throw new Error(`the rendered querier args lack --grpc-address or --http-address: ${args.join(" ")}`);
+  return out;
+}
+
+/** The endpoints a querier command line dials, in either form (flags or sd-config). */
+export function querierArgEndpoints(args: readonly string[]): string[] {
+  return args.flatMap((arg) => {
+    if (arg.startsWith("--endpoint=")) return [arg.slice("--endpoint=".length)];
+    if (arg.startsWith("--endpoint.sd-config=")) {
+      return (YAML.parse(arg.slice("--endpoint.sd-config=".length)) as { endpoints: { address: string }[] }).endpoints.map((e) => e.address);
+    }
+    return [];
+  });
 }
 
 /** The value of `--<flag>=v` or `--<flag> v` in args, if present. */

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { REPO_ROOT } from "../repo";
 import { isListening } from "./ports";
-import { runForStdout, sleep, tailOfFile } from "./process";
+import { runCommand, runForStdout, sleep, tailOfFile } from "./process";
 import { renderPrometheusConfig } from "./prometheus";
 
 
@@ -518,14 +518,9 @@ function removeTree(dir: string): void {
   if (r.status !== 0) throw new Error(`removing ${dir} failed: ${r.stderr}`);
 }
 
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} failed (${code}): ${stderr}`))));
-  });
+async function run(cmd: string, args: string[]): Promise<void> {
+  const result = await runCommand(cmd, args);
+  if (result.code !== 0) throw new Error(`${cmd} failed (${result.signal ?? result.code}): ${result.stderr}`);
 }
 
 function readComm(pid: number): string {
@@ -559,26 +554,9 @@ function within(p: Promise<void>, ms: number): Promise<boolean> {
  * Runs one command over ssh with the given arguments (the destination last), feeding stdin. Resolves with the exit
  * code and output; rejects only when ssh cannot run or outlives the timeout.
  */
-export function runSsh(args: readonly string[], command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+export async function runSsh(args: readonly string[], command: string, opts: ExecOptions = {}): Promise<ExecResult> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn("ssh", [...args, "--", command], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (code !== null) resolve({ code, stdout, stderr });
-      else reject(new Error(`ssh ${args.at(-1)} killed by ${signal} after ${timeoutMs} ms; stderr so far:\n${stderr}`));
-    });
-    // The command may exit without reading its input.
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(opts.stdin ?? "");
-  });
+  const result = await runCommand("ssh", [...args, "--", command], { stdin: opts.stdin, timeoutMs });
+  if (result.code === null) throw new Error(`ssh ${args.at(-1)} killed by ${result.signal} after ${timeoutMs} ms; stderr so far:\n${result.stderr}`);
+  return { code: result.code, stdout: result.stdout, stderr: result.stderr };
 }

@@ -9,13 +9,11 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { renderObjstoreYaml } from "../../lib/objstore";
 import { DEFAULT_THANOS_VERSION } from "../../lib/thanosVersion";
 import { CONFIG_DIR, INSTALL_ROOT, OBJSTORE_CONFIG_PATH, UNIT_NAME, UNIT_PATH } from "../../lib/vm/paths";
 import {
   K8S_CLUSTER,
   REPLICA_LABEL,
-  SSH_CONNECT_TIMEOUT_SECONDS,
   startGlobalViewSandbox,
   VM_CLUSTER,
   type GlobalViewSandbox,
@@ -133,10 +131,7 @@ test("install over SSH: downloads from the mirror, verifies sha256, private objs
   assert.equal(tsdbOwner, "prometheus");
   assert.equal((await sandbox.vmShell(`stat -c '%U:%G %a' ${OBJSTORE_CONFIG_PATH}`)).trim(), `${tsdbOwner}:${tsdbOwner} 400`);
   assert.equal((await sandbox.vmShell(`stat -c '%U:%G %a' ${CONFIG_DIR}`)).trim(), `root:${tsdbOwner} 750`);
-  const objstoreSha256 = crypto
-    .createHash("sha256")
-    .update(renderObjstoreYaml(sandbox.objstoreSettings, sandbox.secretKey))
-    .digest("hex");
+  const objstoreSha256 = crypto.createHash("sha256").update(sandbox.expectedObjstoreYaml()).digest("hex");
   assert.equal((await sandbox.vmShell(`sha256sum ${OBJSTORE_CONFIG_PATH}`)).split(" ")[0], objstoreSha256);
 
   // The unit is installed and enabled, and its process runs as the TSDB owner.
@@ -155,7 +150,8 @@ test("global view: the querier lists all three sidecars with their labels, `up` 
   const args = await sandbox.querierArgs();
   const [k8s0, k8s1] = sandbox.k8sSidecars;
   assert.ok(
-    args.includes(`--endpoint.sd-config=endpoints:\n  - address: ${sandbox.vmGrpcAddress}\n  - address: ${k8s0.grpcAddress}\n  - address: ${k8s1.grpcAddress}\n`),
+    // The stack's order (the sidecar Service first, then the VM), the Service's pods being the host stand-ins here.
+    args.includes(`--endpoint.sd-config=endpoints:\n  - address: ${k8s0.grpcAddress}\n  - address: ${k8s1.grpcAddress}\n  - address: ${sandbox.vmGrpcAddress}\n`),
     args.join("\n"),
   );
   assert.ok(args.includes(`--query.replica-label=${REPLICA_LABEL}`));
@@ -259,7 +255,7 @@ test("idempotence: a second install downloads nothing and does not restart the s
 test("a change (log level) restarts the sidecar once and it is ready again", { timeout: 120_000 }, async () => {
   const before = await sandbox.sidecarUnitState();
   const since = new Date();
-  const change: VmChange = { settings: { logLevel: "debug" } };
+  const change: VmChange = { vm: { logLevel: "debug" } };
   const result = await sandbox.install(change);
   assertSucceeded(result);
   current = change;
@@ -318,13 +314,12 @@ test("fault: Prometheus with min != max block duration fails the preflight, nami
   const files = await vmSnapshot();
   await sandbox.reconfigureVmPrometheus({ maxBlockDuration: "1m" });
   try {
-    for (const result of [await sandbox.preflight(current), await sandbox.install(current)]) {
-      assert.equal(result.code, 1, report(result));
-      assert.match(
-        result.stderr,
-        /^thanos-global-view: vm prom-vm: Prometheus runs with storage\.tsdb\.min-block-duration=30s but storage\.tsdb\.max-block-duration=1m; the Thanos sidecar needs both equal/m,
-      );
-    }
+    const result = await sandbox.install(current);
+    assert.equal(result.code, 1, report(result));
+    assert.match(
+      result.stderr,
+      /^thanos-global-view: vm prom-vm: Prometheus runs with storage\.tsdb\.min-block-duration=30s but storage\.tsdb\.max-block-duration=1m; the Thanos sidecar needs both equal/m,
+    );
     assert.equal(await vmSnapshot(), files);
     assert.deepEqual(await sandbox.sidecarUnitState(), before);
   } finally {
@@ -358,12 +353,14 @@ test("fault: an unreachable VM fails with a clear error within the connect timeo
   await new Promise<void>((resolve) => blackHole.listen(0, "127.0.0.1", resolve));
   try {
     const port = (blackHole.address() as net.AddressInfo).port;
+    // The component's own dial timeout, as the command provider gets it.
+    const dialTimeoutSeconds = (await sandbox.vmCommand(current)).connection.perDialTimeout;
     const started = Date.now();
     const silent = await sandbox.install(current, { target: { host: "127.0.0.1", port } });
     const elapsed = Date.now() - started;
     assert.equal(silent.code, 255, report(silent));
     assert.match(silent.stderr, /Connection timed out during banner exchange/);
-    assert.ok(elapsed >= (SSH_CONNECT_TIMEOUT_SECONDS - 1) * 1000 && elapsed < (SSH_CONNECT_TIMEOUT_SECONDS + 5) * 1000, `${elapsed} ms`);
+    assert.ok(elapsed >= (dialTimeoutSeconds - 1) * 1000 && elapsed < (dialTimeoutSeconds + 5) * 1000, `${elapsed} ms`);
 
     const closedPort = await freePort();
     const refusedStart = Date.now();
@@ -430,7 +427,7 @@ test("fault: a change whose sidecar never gets ready is rolled back, and the err
   const squatter = net.createServer((socket) => socket.destroy());
   await new Promise<void>((resolve) => squatter.listen(takenPort, VM_ADDRESS, resolve));
   try {
-    const broken: VmChange = { ...current, settings: { ...current.settings, httpPort: takenPort, readyTimeoutSeconds: 10 } };
+    const broken: VmChange = { ...current, vm: { ...current.vm, httpPort: takenPort, readyTimeoutSeconds: 10 } };
     const result = await sandbox.install(broken);
     assert.equal(result.code, 1, report(result));
     assert.match(result.stderr, /last journal lines of thanos-sidecar\.service:\n/);
@@ -477,7 +474,7 @@ test("destroy: the delete script removes the sidecar; Prometheus keeps running w
   assert.match(await sandbox.vmShell(`cat ${PROMETHEUS_DATA_DIR}/thanos.shipper.json`), /"uploaded"/);
 
   // Nothing listens at the sidecar's addresses any more, and a second delete has nothing to do.
-  const { grpcPort, httpPort } = sandbox.vmSettings(current);
+  const { grpcPort, httpPort } = sandbox.vmConfig(current);
   assert.deepEqual(await listeningPorts([grpcPort, httpPort], VM_ADDRESS), []);
   const again = await sandbox.uninstall(current);
   assertSucceeded(again);
@@ -488,7 +485,7 @@ test("secrets: the object-store secret key is in no command string, journal line
   const secret = sandbox.secretKey;
   assert.ok(secret.startsWith(SECRET_KEY_MARKER));
   // Positive control: the secret did travel, in the stdin payload.
-  assert.ok(sandbox.vmPayload().includes(Buffer.from(renderObjstoreYaml(sandbox.objstoreSettings, secret)).toString("base64")));
+  assert.ok((await sandbox.vmPayload()).includes(Buffer.from(sandbox.expectedObjstoreYaml()).toString("base64")));
 
   const commands = sandbox.commandsSent();
   assert.ok(commands.filter((command) => command.includes("thanos-global-view-install")).length >= 8);

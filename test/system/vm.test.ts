@@ -2,10 +2,10 @@
 // binds outside the VM address, that Prometheus can be reconfigured, and that stop() leaves nothing behind.
 // Needs root (systemd-nspawn); the first run builds the root filesystem (minutes).
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { after, before, test } from "node:test";
 import * as YAML from "yaml";
+import { runCommand } from "../sandbox/process";
 import { Vm } from "../sandbox/vm";
 import { OPENSSH_PRIVATE_KEY_HEADER } from "../fixtures/fakeKeys";
 
@@ -53,8 +53,8 @@ test("Prometheus runs with the default settings", async () => {
   assert.deepEqual(await externalLabels(), { cluster: "prom_vm" });
 });
 
-test("the exposed host key is the one sshd presents", () => {
-  const scan = spawnSync("ssh-keyscan", ["-t", "ed25519", "-p", String(vm.sshPort), vm.address], { encoding: "utf8" });
+test("the exposed host key is the one sshd presents", async () => {
+  const scan = await runCommand("ssh-keyscan", ["-t", "ed25519", "-p", String(vm.sshPort), vm.address]);
   const presented = scan.stdout
     .split("\n")
     .filter((l) => l && !l.startsWith("#"))
@@ -64,10 +64,10 @@ test("the exposed host key is the one sshd presents", () => {
   assert.ok(vm.privateKey.startsWith(OPENSSH_PRIVATE_KEY_HEADER), "an OpenSSH private key");
 });
 
-test("every VM listener is on the VM address", () => {
+test("every VM listener is on the VM address", async () => {
   const pids = new Set(vm.processIds());
-  const listeners = spawnSync("ss", ["-ltunpH"], { encoding: "utf8" })
-    .stdout.split("\n")
+  const listeners = (await runCommand("ss", ["-ltunpH"])).stdout
+    .split("\n")
     .filter((l) => [...l.matchAll(/pid=(\d+)/g)].some((m) => pids.has(Number(m[1]))))
     .map((l) => l.split(/\s+/)[4]);
   assert.deepEqual(listeners.sort(), ["127.0.0.2:22", "127.0.0.2:9090"]);
