@@ -3,12 +3,9 @@
  * strings over ssh (`ssh host "<command>" < payload`), so what is tested is what is deployed.
  */
 import { createHash } from "node:crypto";
-import { renderDeleteScript } from "./delete";
-import { renderInstallScript } from "./install";
-import { renderPreflightScript } from "./preflight";
-import { renderPrometheusSetupScript } from "./prometheusSetup";
-import { remoteCommand } from "./shell";
-import { sidecarScriptVariables, type SidecarScriptInput } from "./sidecarScriptInput";
+import { prometheusSetupValues } from "./prometheusSetup";
+import { remoteCommand, renderScript, type ScriptValues, type VmScript } from "./shell";
+import { sidecarScriptValues, type SidecarScriptInput } from "./sidecarValues";
 import type { ThanosDownload, VmSidecarSettings } from "./types";
 
 export interface VmSidecarCommandInput {
@@ -56,24 +53,21 @@ function scriptInput(input: VmSidecarCommandInput): SidecarScriptInput {
 }
 
 export function vmSidecarCommands(input: VmSidecarCommandInput): VmSidecarCommands {
-  const script = scriptInput(input);
-  // Rendered once: the thanos sources and the unit template are the same in all three scripts.
-  const variables = sidecarScriptVariables(script);
   const sudo = input.ssh.user !== "root";
-  const setup = input.settings.configurePrometheus;
+  const command = (script: VmScript, values: ScriptValues) =>
+    remoteCommand(renderScript(script, values), { sudo, name: `thanos-global-view-${script}` });
+  // Computed once: the thanos sources and the unit template are the same in all three scripts.
+  const sidecar = sidecarScriptValues(scriptInput(input));
+  const { settings } = input;
+  const setup = settings.configurePrometheus;
   return {
-    install: remoteCommand(renderInstallScript(script, variables), { sudo, name: "thanos-global-view-install" }),
-    delete: remoteCommand(renderDeleteScript(script, variables), { sudo, name: "thanos-global-view-delete" }),
-    preflight: remoteCommand(renderPreflightScript(script, variables), { sudo, name: "thanos-global-view-preflight" }),
+    install: command("install", sidecar),
+    delete: command("delete", sidecar),
+    preflight: command("preflight", sidecar),
     ...(setup && {
-      prometheusSetup: remoteCommand(
-        renderPrometheusSetupScript({
-          vmName: input.settings.name,
-          prometheusUrl: input.settings.prometheusUrl,
-          setup,
-          readyTimeoutSeconds: input.settings.readyTimeoutSeconds,
-        }),
-        { sudo, name: "thanos-global-view-prometheus-setup" },
+      prometheusSetup: command(
+        "prometheus-setup",
+        prometheusSetupValues({ vmName: settings.name, prometheusUrl: settings.prometheusUrl, setup, readyTimeoutSeconds: settings.readyTimeoutSeconds }),
       ),
     }),
   };

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { DEFAULT_THANOS_DOWNLOAD } from "../../lib/vm/download";
 import type { VmSidecarCommandInput } from "../../lib/vm/commands";
 import { PAYLOAD_MAGIC } from "../../lib/vm/payload";
-import type { SidecarScriptInput } from "../../lib/vm/sidecarScriptInput";
+import type { SidecarScriptInput } from "../../lib/vm/sidecarValues";
 import type { VmSidecarSettings } from "../../lib/vm/types";
 
 export const SETTINGS: VmSidecarSettings = {

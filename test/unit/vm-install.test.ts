@@ -1,8 +1,8 @@
 /**
  * Runs the real install and delete scripts on a simulated VM: every path they touch points into a scratch
- * directory, systemctl and journalctl are bash functions that record calls, and a fake host on 127.0.0.1 serves
- * Prometheus' API, the sidecar's /-/ready and a release mirror. The bodies are the very INSTALL_FUNCTIONS and
- * DELETE_FUNCTIONS of the deployed scripts; the system tests later run them for real over SSH.
+ * directory, systemctl and journalctl are bash functions that record calls (fakes/systemd.sh), and a fake host on
+ * 127.0.0.1 serves Prometheus' API, the sidecar's /-/ready and a release mirror. The scripts are rendered by the
+ * product's own renderer, only the paths among their values moved; the system tests later run them for real over SSH.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -10,39 +10,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { renderObjstoreYaml } from "../../lib/objstore";
-import { DELETE_FUNCTIONS } from "../../lib/vm/delete";
-import { INSTALL_FUNCTIONS } from "../../lib/vm/install";
 import { sidecarSecrets, vmSidecarPayload } from "../../lib/vm/payload";
-import { bash, renderScript, type ScriptValue } from "../../lib/vm/shell";
-import { sidecarScriptVariables, type SidecarScriptInput } from "../../lib/vm/sidecarScriptInput";
+import { renderScript, type ScriptValues, type VmScript } from "../../lib/vm/shell";
+import { sidecarScriptValues, type SidecarScriptInput } from "../../lib/vm/sidecarValues";
 import type { ThanosDownload } from "../../lib/vm/types";
-import { goodPrometheus, publishFakeRelease, startFakeHost, type FakeHost } from "./vm-fake-host";
+import { goodPrometheus, publishFakeRelease, startFakeHost, withFakes, type FakeHost } from "./vm-fake-host";
 import { SCRIPT_INPUT, runBash, type RunResult } from "./vm-fixtures";
 
 const SECRET = "SECRET-objstore-key-4711";
 const OBJSTORE = { bucket: "thanos", endpoint: "127.0.0.1:9000", insecure: true, accessKey: "minio" };
 const NOBODY = 65534;
-
-/** systemd stand-ins: calls are logged, active/enabled are marker files; the journal echoes the secret. */
-const FAKE_SYSTEMD = bash`
-systemctl() {
-  printf '%s\n' "$*" >>"$FAKE_DIR/systemctl.log"
-  case $1 in
-    restart | start) touch "$FAKE_DIR/active" ;;
-    is-active) [[ -f $FAKE_DIR/active ]] ;;
-    is-enabled) [[ -f $FAKE_DIR/enabled ]] ;;
-    enable) touch "$FAKE_DIR/enabled" ;;
-    disable)
-      rm -f "$FAKE_DIR/enabled"
-      if [[ " $* " == *" --now "* ]]; then rm -f "$FAKE_DIR/active"; fi
-      ;;
-  esac
-}
-journalctl() {
-  printf 'level=error msg="cannot load bucket config" secret_key=%s\nlevel=info msg="starting thanos sidecar"\n' "$FAKE_SECRET"
-}
-require_systemd() { :; }
-`;
 
 class SimulatedVm {
   readonly installRoot: string;
@@ -95,9 +72,10 @@ class SimulatedVm {
     return path.join(this.installRoot, `thanos-${version}`);
   }
 
-  private variables(input: SidecarScriptInput): Record<string, ScriptValue> {
+  /** The scripts' values, with every path that would leave the scratch directory moved into it. */
+  values(input: SidecarScriptInput): ScriptValues {
     return {
-      ...sidecarScriptVariables(input),
+      ...sidecarScriptValues(input),
       INSTALL_ROOT: this.installRoot,
       VERSION_DIR: this.versionDir(input.thanos.version),
       CONFIG_DIR: this.configDir,
@@ -105,9 +83,12 @@ class SimulatedVm {
       LOCK_PATH: path.join(this.root, "run/thanos-global-view.lock"),
       WORK_ROOT: this.workRoot,
       OWNER_MARKER_PATH: path.join(this.configDir, "owner"),
-      FAKE_DIR: this.fakeDir,
-      FAKE_SECRET: SECRET,
     };
+  }
+
+  private run(script: VmScript, input: SidecarScriptInput, stdin = "", signal?: { name: NodeJS.Signals; afterMs: number }, shell = ""): Promise<RunResult> {
+    const variables = { FAKE_DIR: this.fakeDir, FAKE_SECRET: SECRET };
+    return runBash(withFakes(renderScript(script, this.values(input)), { file: "systemd", variables, shell }), stdin, signal);
   }
 
   install(
@@ -117,12 +98,11 @@ class SimulatedVm {
     /** Shell run just before main, e.g. to close stderr as a dropped SSH session does. */
     beforeMain = "",
   ): Promise<RunResult> {
-    const script = renderScript("install on a simulated VM", this.variables(input), `${INSTALL_FUNCTIONS}${FAKE_SYSTEMD}${beforeMain}main\n`);
-    return runBash(script, payload, signal);
+    return this.run("install", input, payload, signal, beforeMain);
   }
 
   delete(input: SidecarScriptInput): Promise<RunResult> {
-    return runBash(renderScript("delete on a simulated VM", this.variables(input), `${DELETE_FUNCTIONS}${FAKE_SYSTEMD}main\n`));
+    return this.run("delete", input);
   }
 
   /** systemctl calls that change something, since the last look. */

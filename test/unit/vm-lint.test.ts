@@ -1,8 +1,9 @@
 /**
- * Static checks with Debian's own tools on everything the VM receives: bash -n and shellcheck on each script, sh -n
- * on each command line (the SSH user's login shell parses it first), systemd-analyze verify and security on the unit.
- * The project's own scripts (builds, sandbox, CI) get shellcheck too. Missing tools fail the tests with the package
- * to install; they never skip silently.
+ * Static checks with Debian's own tools on everything the VM receives: shellcheck on the VM scripts as files (their
+ * line numbers are the sources'), bash -n and shellcheck on each rendered script, sh -n on each command line (the SSH
+ * user's login shell parses it first), systemd-analyze verify and security on the unit. The project's own scripts
+ * (builds, sandbox, CI, test fakes) get shellcheck too. Missing tools fail the tests with the package to install;
+ * they never skip silently.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -53,6 +54,35 @@ const VARIANTS: Record<string, VmSidecarCommandInput> = {
   },
 };
 
+/** The .sh files under a directory, recursively. */
+function shellFiles(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((name) => name.endsWith(".sh"))
+    .map((name) => path.join(dir, name))
+    .sort();
+}
+
+async function assertShellcheckClean(file: string): Promise<void> {
+  // -x follows `source`, so helpers are checked as their callers use them.
+  const lint = await run("shellcheck", ["-x", "--severity=style", file], { cwd: path.dirname(file) });
+  assert.equal(lint.code, 0, `shellcheck ${path.relative(REPO_ROOT, file)}:\n${lint.stdout}${lint.stderr}`);
+}
+
+describe("the VM scripts pass shellcheck as files", () => {
+  const files = shellFiles(repoPath("lib", "vm", "scripts"));
+  before(() => requireTool("shellcheck", "shellcheck"));
+
+  it("finds the scripts it lints", () => {
+    const names = files.map((file) => path.relative(REPO_ROOT, file));
+    for (const expected of ["lib/vm/scripts/install.sh", "lib/vm/scripts/lib/prelude.sh", "lib/vm/scripts/values/sidecar.sh"]) {
+      assert.ok(names.includes(expected), `${expected} not among ${names.join(", ")}`);
+    }
+  });
+
+  for (const file of files) it(path.relative(REPO_ROOT, file), () => assertShellcheckClean(file));
+});
+
 describe("VM scripts pass bash -n and shellcheck", () => {
   let dir = "";
   before(() => {
@@ -87,24 +117,19 @@ describe("the project's own shell scripts pass shellcheck", () => {
       .filter((entry) => entry.isFile())
       .map((entry) => path.join(scriptsDir, entry.name)),
     ...fs.readdirSync(path.join(scriptsDir, "lib")).map((name) => path.join(scriptsDir, "lib", name)),
+    ...shellFiles(repoPath("test", "unit", "fakes")),
     repoPath(".ci", "run"),
   ];
   before(() => requireTool("shellcheck", "shellcheck"));
 
   it("finds the scripts it lints", () => {
     const names = files.map((file) => path.relative(REPO_ROOT, file));
-    for (const expected of ["test/build/toolchain", "test/build/build-thanos", "test/build/lib/go-build.sh", ".ci/run"]) {
+    for (const expected of ["test/build/toolchain", "test/build/build-thanos", "test/build/lib/go-build.sh", "test/unit/fakes/systemd.sh", ".ci/run"]) {
       assert.ok(names.includes(expected), `${expected} not among ${names.join(", ")}`);
     }
   });
 
-  for (const file of files) {
-    it(path.relative(REPO_ROOT, file), async () => {
-      // -x follows `source`, so helpers are checked as their callers use them.
-      const lint = await run("shellcheck", ["-x", "--severity=style", file], { cwd: path.dirname(file) });
-      assert.equal(lint.code, 0, `shellcheck ${file}:\n${lint.stdout}${lint.stderr}`);
-    });
-  }
+  for (const file of files) it(path.relative(REPO_ROOT, file), () => assertShellcheckClean(file));
 });
 
 describe("the sidecar unit passes systemd-analyze", () => {

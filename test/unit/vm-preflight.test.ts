@@ -7,8 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { renderPreflightScript } from "../../lib/vm/preflight";
-import type { SidecarScriptInput } from "../../lib/vm/sidecarScriptInput";
+import { renderScript } from "../../lib/vm/shell";
+import { sidecarScriptValues, type SidecarScriptInput } from "../../lib/vm/sidecarValues";
 import { goodPrometheus, startFakeHost, type FakeHost } from "./vm-fake-host";
 import { SCRIPT_INPUT, runBash } from "./vm-fixtures";
 
@@ -38,7 +38,7 @@ describe("preflight", () => {
 
   function preflight(settings: Partial<SidecarScriptInput["settings"]> = {}) {
     const input = { ...SCRIPT_INPUT, settings: { ...SCRIPT_INPUT.settings, prometheusUrl: `${host.url}/`, tsdbPath: tsdb, ...settings } };
-    return runBash(renderPreflightScript(input));
+    return runBash(renderScript("preflight", sidecarScriptValues(input)));
   }
 
   function assertOneLineError(stderr: string, ...parts: string[]): void {

@@ -1,6 +1,7 @@
 /**
- * Runs the real Prometheus setup functions on scratch copies of Debian's /etc/default/prometheus and prometheus.yml,
- * with systemctl, journalctl and promtool as recording bash functions and a fake Prometheus on 127.0.0.1.
+ * Runs the real Prometheus setup script on scratch copies of Debian's /etc/default/prometheus and prometheus.yml,
+ * with systemctl, journalctl and promtool as recording bash functions (fakes/prometheus-tools.sh) and a fake
+ * Prometheus on 127.0.0.1.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -8,9 +9,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { parse } from "yaml";
-import { PROMETHEUS_SETUP_FUNCTIONS, prometheusSetupVariables, type PrometheusSetupInput } from "../../lib/vm/prometheusSetup";
-import { bash, renderScript } from "../../lib/vm/shell";
-import { goodPrometheus, startFakeHost, type FakeHost } from "./vm-fake-host";
+import { prometheusSetupValues, type PrometheusSetupInput } from "../../lib/vm/prometheusSetup";
+import { renderScript } from "../../lib/vm/shell";
+import { goodPrometheus, startFakeHost, withFakes, type FakeHost } from "./vm-fake-host";
 import { runBash, type RunResult } from "./vm-fixtures";
 
 /** As shipped by Debian's prometheus package. */
@@ -59,20 +60,6 @@ scrape_configs:
 
 const LABELS = { cluster: "prom_vm", region: "eu 1" };
 
-const FAKES = bash`
-systemctl() { printf '%s\n' "$*" >>"$FAKE_DIR/systemctl.log"; }
-journalctl() { printf 'level=error msg="prometheus failed"\n'; }
-promtool() {
-  printf '%s\n' "$*" >>"$FAKE_DIR/promtool.log"
-  if [[ -f $FAKE_DIR/promtool-rejects ]]; then
-    printf 'FAILED: parsing YAML file %s: yaml: line 3: did not find expected key\n' "$3"
-    return 1
-  fi
-}
-require_root() { :; }
-require_systemd() { :; }
-`;
-
 describe("Prometheus setup", () => {
   let scratch = "";
   let host: FakeHost;
@@ -99,19 +86,22 @@ describe("Prometheus setup", () => {
     host.prometheus = goodPrometheus("/var/lib/prometheus/metrics2/");
   });
 
-  function setup(externalLabels: Record<string, string> = LABELS): Promise<RunResult> {
+  /** The script for prom-vm, its files and lock moved to the scratch directory, and 2 s for Prometheus to get ready. */
+  function setup(): Promise<RunResult> {
     const input: PrometheusSetupInput = {
       vmName: "prom-vm",
       prometheusUrl: host.url,
-      setup: { externalLabels, blockDuration: "2h" },
+      setup: { externalLabels: LABELS, blockDuration: "2h" },
       readyTimeoutSeconds: 2,
     };
-    const variables = {
-      ...prometheusSetupVariables(input, { defaultsFile: defaults, configFile: config, lock: path.join(fakeDir, "lock") }),
+    const values = {
+      ...prometheusSetupValues(input),
+      DEFAULTS_FILE: defaults,
+      PROMETHEUS_CONFIG: config,
+      LOCK_PATH: path.join(fakeDir, "lock"),
       READY_TIMEOUT_SECONDS: 2,
-      FAKE_DIR: fakeDir,
     };
-    return runBash(renderScript("setup on scratch files", variables, `${PROMETHEUS_SETUP_FUNCTIONS}${FAKES}main\n`));
+    return runBash(withFakes(renderScript("prometheus-setup", values), { file: "prometheus-tools", variables: { FAKE_DIR: fakeDir } }));
   }
 
   const calls = (tool: string) => {
@@ -134,8 +124,8 @@ describe("Prometheus setup", () => {
       setup: { externalLabels: LABELS, blockDuration: "2h" },
       readyTimeoutSeconds,
     });
-    assert.equal(prometheusSetupVariables(input(2)).READY_TIMEOUT_SECONDS, 300);
-    assert.equal(prometheusSetupVariables(input(900)).READY_TIMEOUT_SECONDS, 900);
+    assert.equal(prometheusSetupValues(input(2)).READY_TIMEOUT_SECONDS, 300);
+    assert.equal(prometheusSetupValues(input(900)).READY_TIMEOUT_SECONDS, 900);
   });
 
   it("adds both flags and the labels to Debian's files, backs them up, checks and restarts once", async () => {

@@ -5,9 +5,11 @@ import { ownershipToken, vmSidecarCommands } from "../../lib/vm/commands";
 import { DEFAULT_THANOS_DOWNLOAD, thanosSource } from "../../lib/vm/download";
 import { sidecarFlags } from "../../lib/vm/flags";
 import { vmSidecarPayload } from "../../lib/vm/payload";
+import { prometheusSetupValues } from "../../lib/vm/prometheusSetup";
 import { renderScript, shQuote } from "../../lib/vm/shell";
+import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
 import { execArg, renderSidecarUnit } from "../../lib/vm/unit";
-import { COMMAND_INPUT, SETTINGS, parsePayload, run, scriptOf } from "./vm-fixtures";
+import { COMMAND_INPUT, SCRIPT_INPUT, SETTINGS, parsePayload, run, scriptOf } from "./vm-fixtures";
 
 describe("sidecarFlags", () => {
   it("renders the sidecar's flags from the settings", () => {
@@ -135,14 +137,67 @@ describe("shell quoting", () => {
     const result = await run("sh", ["-c", `printf '%s' ${shQuote(nasty)}`]);
     assert.equal(result.stdout, nasty);
   });
+});
 
-  it("renders only the variables a body uses, each quoted", () => {
-    const script = renderScript("t", { USED: "a'b", UNUSED: "x", COUNT: 3, FLAG: true, LIST: ["p q", "r"] }, 'echo "$USED ${LIST[0]} $((COUNT)) $FLAG"\n');
-    assert.match(script, /^readonly USED='a'\\''b'$/m);
-    assert.match(script, /^readonly COUNT=3$/m);
-    assert.match(script, /^readonly FLAG=1$/m);
-    assert.match(script, /^readonly -a LIST=\('p q' 'r'\)$/m);
-    assert.doesNotMatch(script, /UNUSED/);
+describe("renderScript", () => {
+  const values = sidecarScriptValues(SCRIPT_INPUT);
+  const header = (script: string) => /^\{\n([\s\S]*?)\n\}$/m.exec(script)?.[1].split("\n") ?? [];
+
+  it("inlines every sourced file once and no source line is left", () => {
+    const script = renderScript("install", values);
+    assert.doesNotMatch(script, /^(source|\.) /m);
+    for (const file of ["lib/prelude.sh", "lib/messages.sh", "lib/payload.sh", "lib/sidecar-checks.sh"]) {
+      assert.equal(script.split("\n").filter((line) => line === `# ${file}`).length, 1, file);
+    }
+    assert.equal(script.match(/^log\(\) /gm)?.length, 1);
+    assert.match(script, /^#!\/bin\/bash\n# thanos-global-view: the sidecar's install script/);
+    assert.match(script, /\nmain\n$/);
+  });
+
+  it("puts the values where the stub was: after the prelude, before the code that reads them", () => {
+    const script = renderScript("delete", values);
+    const at = (text: string) => script.indexOf(text);
+    assert.ok(at("set -euo pipefail") < at("readonly VM_NAME='prom-vm'"));
+    assert.ok(at("readonly VM_NAME='prom-vm'") < at("log() {"));
+  });
+
+  it("assigns only the values a script uses, each quoted as its kind", () => {
+    const deleteHeader = header(renderScript("delete", { ...values, TSDB_PATH: "/data/it's" }));
+    assert.ok(deleteHeader.includes(`readonly TSDB_PATH='/data/it'\\''s'`), deleteHeader.join("\n"));
+    assert.ok(!deleteHeader.some((line) => line.startsWith("readonly UNIT_TEMPLATE=")), "delete writes no unit");
+    const installHeader = header(renderScript("install", values));
+    assert.ok(installHeader.includes("readonly READY_TIMEOUT_SECONDS=120"));
+    assert.ok(installHeader.includes("readonly TLS_ENABLED=0"));
+    const setup = prometheusSetupValues({
+      vmName: "prom-vm",
+      prometheusUrl: "http://localhost:9090",
+      setup: { externalLabels: { cluster: "prom_vm", region: "eu 1" }, blockDuration: "2h" },
+      readyTimeoutSeconds: 120,
+    });
+    assert.ok(header(renderScript("prometheus-setup", setup)).includes("readonly -a LABEL_VALUES=('prom_vm' 'eu 1')"));
+  });
+
+  it("refuses a value its stub does not declare", () => {
+    assert.throws(() => renderScript("install", { ...values, FAKE_DIR: "/tmp" }), /install\.sh: value FAKE_DIR is not declared in values\/sidecar\.sh/);
+  });
+
+  it("refuses to leave a declared value out", () => {
+    const withoutToken = Object.fromEntries(Object.entries(values).filter(([name]) => name !== "OWNER_TOKEN"));
+    assert.throws(() => renderScript("delete", withoutToken), /values\/sidecar\.sh declares OWNER_TOKEN, but no value was given/);
+  });
+
+  it("refuses a value of another kind than declared", () => {
+    assert.throws(() => renderScript("install", { ...values, READY_TIMEOUT_SECONDS: "120" }), /READY_TIMEOUT_SECONDS must be integer/);
+    assert.throws(() => renderScript("install", { ...values, VM_NAME: ["prom-vm"] }), /VM_NAME must be text/);
+  });
+
+  it("gets from the product exactly the values each stub declares", () => {
+    // renderScript throws on any difference, so each script rendering at all is the check.
+    const withSetup = vmSidecarCommands({
+      ...COMMAND_INPUT,
+      settings: { ...SETTINGS, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } },
+    });
+    assert.deepEqual(Object.keys(withSetup).sort(), ["delete", "install", "preflight", "prometheusSetup"]);
   });
 });
 
@@ -180,8 +235,8 @@ describe("vmSidecarCommands", () => {
   });
 
   it("unquotes to the rendered scripts", () => {
-    assert.match(scriptOf(commands.install), /^#!\/bin\/bash\n# thanos-global-view sidecar install for VM prom-vm\n/);
-    assert.match(scriptOf(commands.install), /\nmain\n$/);
+    assert.match(scriptOf(commands.install), /^#!\/bin\/bash\n# thanos-global-view: the sidecar's install script/);
+    assert.match(scriptOf(commands.install), /\nreadonly VM_NAME='prom-vm'\n[\s\S]*\nmain\n$/);
   });
 
   it("renders the configured version, URLs and pinned checksum into the install", () => {
@@ -239,7 +294,7 @@ describe("vmSidecarCommands", () => {
     for (const command of Object.values(commands)) {
       assert.ok(command.length < 64 * 1024, `${command.length} bytes`);
       // The limit holds for the whole script, not for an empty or cut-short command.
-      assert.match(scriptOf(command), /^#!\/bin\/bash\n# thanos-global-view .* for VM prom-vm\n[\s\S]*\nmain\n$/);
+      assert.match(scriptOf(command), /^#!\/bin\/bash\n# thanos-global-view: [\s\S]*\nreadonly VM_NAME='prom-vm'\n[\s\S]*\nmain\n$/);
     }
   });
 });

@@ -12,7 +12,7 @@ import {
   thanosBinaryPath,
   thanosVersionDir,
 } from "./paths";
-import { renderScript, type ScriptValue } from "./shell";
+import type { ScriptValues } from "./shell";
 import type { ThanosDownload, VmSidecarSettings } from "./types";
 import { renderSidecarUnit } from "./unit";
 
@@ -27,10 +27,10 @@ export interface SidecarScriptInput {
 }
 
 /** Stands for the sidecar's user in the unit: the script puts in the user it resolves on the VM. */
-export const UNIT_USER_PLACEHOLDER = "__THANOS_GLOBAL_VIEW_SIDECAR_USER__";
+const UNIT_USER_PLACEHOLDER = "__THANOS_GLOBAL_VIEW_SIDECAR_USER__";
 
-/** The values the sidecar scripts read, as script variables. */
-export function sidecarScriptVariables(input: SidecarScriptInput): Record<string, ScriptValue> {
+/** The values of a VM's sidecar scripts (install, delete, preflight), as scripts/values/sidecar.sh declares them. */
+export function sidecarScriptValues(input: SidecarScriptInput): ScriptValues {
   const { settings, thanos } = input;
   const sources = thanosSources(thanos.version, thanos.download);
   return {
@@ -42,17 +42,11 @@ export function sidecarScriptVariables(input: SidecarScriptInput): Record<string
     INSTALL_ROOT,
     VERSION_DIR: thanosVersionDir(thanos.version),
     CONFIG_DIR,
-    UNIT_NAME,
-    UNIT_PATH,
-    LOCK_PATH,
-    WORK_ROOT,
     OWNER_MARKER_PATH,
     OWNER_TOKEN: input.owner.token,
     OWNER_LABEL: input.owner.label,
-    READY_URL: sidecarReadyUrl(settings.bindAddress, settings.httpPort),
-    READY_TIMEOUT_SECONDS: settings.readyTimeoutSeconds,
-    TLS_ENABLED: input.tls,
-    PAYLOAD_MAGIC,
+    UNIT_NAME,
+    UNIT_PATH,
     UNIT_TEMPLATE: renderSidecarUnit({
       binary: thanosBinaryPath(thanos.version),
       settings,
@@ -60,6 +54,12 @@ export function sidecarScriptVariables(input: SidecarScriptInput): Record<string
       user: UNIT_USER_PLACEHOLDER,
     }),
     UNIT_USER_PLACEHOLDER,
+    LOCK_PATH,
+    WORK_ROOT,
+    READY_URL: sidecarReadyUrl(settings.bindAddress, settings.httpPort),
+    READY_TIMEOUT_SECONDS: settings.readyTimeoutSeconds,
+    TLS_ENABLED: input.tls,
+    PAYLOAD_MAGIC,
     TARBALL_URL_AMD64: sources.amd64.tarballUrl,
     SUMS_URL_AMD64: sources.amd64.sha256sumsUrl,
     TARBALL_NAME_AMD64: sources.amd64.tarballName,
@@ -71,17 +71,4 @@ export function sidecarScriptVariables(input: SidecarScriptInput): Record<string
     BINARY_MEMBER_ARM64: sources.arm64.binaryMember,
     PINNED_SHA256_ARM64: sources.arm64.pinnedSha256,
   };
-}
-
-/**
- * One of the sidecar's scripts: the given bash functions, then a call to their main. `variables` lets a caller that
- * renders several scripts compute sidecarScriptVariables(input) once.
- */
-export function renderSidecarScript(
-  title: string,
-  functions: string,
-  input: SidecarScriptInput,
-  variables: Record<string, ScriptValue> = sidecarScriptVariables(input),
-): string {
-  return renderScript(`thanos-global-view ${title} for VM ${input.settings.name}`, variables, `${functions}main\n`);
 }
