@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { joinHostPort } from "../lib/address";
 import type { ObjstoreSettings } from "../lib/objstore";
-import { joinHostPort } from "../lib/vm/address";
 import { vmSidecarCommands } from "../lib/vm/commands";
 import { sidecarSecrets, vmSidecarPayload } from "../lib/vm/payload";
 import type { ThanosDownload, VmSidecarSettings } from "../lib/vm/types";

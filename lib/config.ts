@@ -11,9 +11,8 @@ import {
   parseThanosVersion,
   type ThanosVersion,
 } from "./thanosVersion";
+import { joinHostPort } from "./address";
 import { querierEndpoints } from "./endpoints";
-import { joinHostPort } from "./vm/address";
-import { DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE, DEFAULT_THANOS_URL_TEMPLATE } from "./vm/download";
 import type { VmSidecarSettings } from "./vm/types";
 import { clientTlsMode } from "./querier";
 
@@ -203,6 +202,9 @@ const objstore = z.strictObject({
   createBucket: z.boolean().default(false),
 });
 
+const DEFAULT_THANOS_URL_TEMPLATE =
+  "https://github.com/thanos-io/thanos/releases/download/v{version}/thanos-{version}.linux-{arch}.tar.gz";
+const DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE = "https://github.com/thanos-io/thanos/releases/download/v{version}/sha256sums.txt";
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: "must be a sha256 in lower-case hex" });
 const thanosDownload = z.strictObject({
   urlTemplate: z.string().includes("{version}", { error: "must contain {version} (and usually {arch})" }).default(DEFAULT_THANOS_URL_TEMPLATE),

@@ -1,15 +1,5 @@
 import type { ThanosArch, ThanosDownload } from "./types";
 
-export const DEFAULT_THANOS_URL_TEMPLATE =
-  "https://github.com/thanos-io/thanos/releases/download/v{version}/thanos-{version}.linux-{arch}.tar.gz";
-export const DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE =
-  "https://github.com/thanos-io/thanos/releases/download/v{version}/sha256sums.txt";
-
-export const DEFAULT_THANOS_DOWNLOAD: ThanosDownload = {
-  urlTemplate: DEFAULT_THANOS_URL_TEMPLATE,
-  sha256sumsUrlTemplate: DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE,
-};
-
 /** Where one arch's release comes from and how it is checked. */
 interface ThanosSource {
   tarballUrl: string;

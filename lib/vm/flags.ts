@@ -1,4 +1,4 @@
-import { joinHostPort } from "./address";
+import { joinHostPort } from "../address";
 import { OBJSTORE_CONFIG_PATH, TLS_CA_PATH, TLS_CERT_PATH, TLS_KEY_PATH } from "./paths";
 import type { VmSidecarSettings } from "./types";
 

@@ -1,4 +1,4 @@
-import { sidecarReadyUrl } from "./address";
+import { sidecarReadyUrl } from "../address";
 import { thanosSources } from "./download";
 import { PAYLOAD_MAGIC } from "./payload";
 import {

@@ -1,10 +1,14 @@
 /** Shared inputs and helpers for the VM render and script tests. */
 import { spawn } from "node:child_process";
-import { DEFAULT_THANOS_DOWNLOAD } from "../../lib/vm/download";
+import { parseStackConfig } from "../../lib/config";
 import type { VmSidecarCommandInput } from "../../lib/vm/commands";
 import { PAYLOAD_MAGIC } from "../../lib/vm/payload";
 import type { SidecarScriptInput } from "../../lib/vm/sidecarValues";
 import type { VmSidecarSettings } from "../../lib/vm/types";
+import { asRawConfig, referenceConfig, REFERENCE_SECRET_KEYS, secretKeySet } from "../harness/configs";
+
+/** Where Thanos comes from when the config says nothing: the schema's default. */
+export const DEFAULT_DOWNLOAD = parseStackConfig(asRawConfig(referenceConfig()), secretKeySet(REFERENCE_SECRET_KEYS)).thanosDownload;
 
 export const SETTINGS: VmSidecarSettings = {
   name: "prom-vm",
@@ -19,7 +23,7 @@ export const SETTINGS: VmSidecarSettings = {
 
 export const COMMAND_INPUT: VmSidecarCommandInput = {
   settings: SETTINGS,
-  thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
+  thanos: { version: "0.42.4", download: DEFAULT_DOWNLOAD },
   tls: false,
   ssh: { host: "10.0.0.158", port: 22, user: "root" },
   stack: { project: "thanos-global-view", stack: "dev" },
@@ -27,7 +31,7 @@ export const COMMAND_INPUT: VmSidecarCommandInput = {
 
 export const SCRIPT_INPUT: SidecarScriptInput = {
   settings: SETTINGS,
-  thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
+  thanos: { version: "0.42.4", download: DEFAULT_DOWNLOAD },
   tls: false,
   owner: { token: "0123456789abcdef0123456789abcdef", label: "thanos-global-view/dev/prom-vm" },
 };

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { joinHostPort, sidecarReadyUrl } from "../../lib/vm/address";
+import { joinHostPort, sidecarReadyUrl } from "../../lib/address";
 import { ownershipToken, vmSidecarCommands } from "../../lib/vm/commands";
-import { DEFAULT_THANOS_DOWNLOAD, thanosSource } from "../../lib/vm/download";
+import { thanosSource } from "../../lib/vm/download";
 import { sidecarFlags } from "../../lib/vm/flags";
 import { vmSidecarPayload } from "../../lib/vm/payload";
 import { prometheusSetupValues } from "../../lib/vm/prometheusSetup";
 import { renderScript, shQuote } from "../../lib/vm/shell";
 import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
 import { execArg, renderSidecarUnit } from "../../lib/vm/unit";
-import { COMMAND_INPUT, SCRIPT_INPUT, SETTINGS, parsePayload, run, scriptOf } from "./vm-fixtures";
+import { COMMAND_INPUT, DEFAULT_DOWNLOAD, SCRIPT_INPUT, SETTINGS, parsePayload, run, scriptOf } from "./vm-fixtures";
 
 describe("sidecarFlags", () => {
   it("renders the sidecar's flags from the settings", () => {
@@ -105,7 +105,7 @@ describe("renderSidecarUnit", () => {
 
 describe("thanosSource", () => {
   it("expands the default GitHub release URLs", () => {
-    const source = thanosSource("0.42.4", "arm64", DEFAULT_THANOS_DOWNLOAD);
+    const source = thanosSource("0.42.4", "arm64", DEFAULT_DOWNLOAD);
     assert.equal(source.tarballUrl, "https://github.com/thanos-io/thanos/releases/download/v0.42.4/thanos-0.42.4.linux-arm64.tar.gz");
     assert.equal(source.sha256sumsUrl, "https://github.com/thanos-io/thanos/releases/download/v0.42.4/sha256sums.txt");
     assert.equal(source.tarballName, "thanos-0.42.4.linux-arm64.tar.gz");
@@ -126,8 +126,8 @@ describe("thanosSource", () => {
   });
 
   it("rejects versions and checksums that are not", () => {
-    assert.throws(() => thanosSource("0.42.4; rm -rf /", "amd64", DEFAULT_THANOS_DOWNLOAD), /not a Thanos release version/);
-    assert.throws(() => thanosSource("0.42.4", "amd64", { ...DEFAULT_THANOS_DOWNLOAD, sha256: { amd64: "ABC" } }), /64 lower-case hex/);
+    assert.throws(() => thanosSource("0.42.4; rm -rf /", "amd64", DEFAULT_DOWNLOAD), /not a Thanos release version/);
+    assert.throws(() => thanosSource("0.42.4", "amd64", { ...DEFAULT_DOWNLOAD, sha256: { amd64: "ABC" } }), /64 lower-case hex/);
   });
 });
 

@@ -4,9 +4,8 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { VmSidecar as VmSidecarClass, VmSidecarArgs } from "../../components/vmSidecar";
 import { vmSidecarCommands } from "../../lib/vm/commands";
-import { DEFAULT_THANOS_DOWNLOAD } from "../../lib/vm/download";
 import { FAKE_SSH_KEY, FAKE_SSH_KEY_MARKER, FAKE_TLS_KEY, FAKE_TLS_KEY_MARKER } from "../fixtures/fakeKeys";
-import { parsePayload, SETTINGS } from "./vm-fixtures";
+import { DEFAULT_DOWNLOAD, parsePayload, SETTINGS } from "./vm-fixtures";
 
 interface Registered {
   type: string;
@@ -44,7 +43,7 @@ function args(overrides: Partial<VmSidecarArgs> = {}): VmSidecarArgs {
     settings: SETTINGS,
     connection: { host: "203.0.113.10", port: 22, user: "root", privateKey: pulumi.secret(PRIVATE_KEY), hostKey: HOST_KEY },
     advertiseAddress: "10.0.0.158",
-    thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
+    thanos: { version: "0.42.4", download: DEFAULT_DOWNLOAD },
     objstore: { bucket: "thanos", endpoint: "10.0.0.5:9000", insecure: true, accessKey: "minio" },
     objstoreSecretKey: pulumi.secret(SECRET_KEY),
     ...overrides,
@@ -113,7 +112,7 @@ describe("VmSidecar", () => {
     const inputs = resource("vm-b-sidecar").inputs;
     const expected = vmSidecarCommands({
       settings: SETTINGS,
-      thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
+      thanos: { version: "0.42.4", download: DEFAULT_DOWNLOAD },
       tls: false,
       ssh: { host: "203.0.113.10", port: 22, user: "root" },
       stack: { project: "thanos-global-view", stack: "test" },
@@ -211,7 +210,7 @@ describe("VmSidecar", () => {
     const setup = resource("vm-f-prometheus-setup");
     const expected = vmSidecarCommands({
       settings,
-      thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
+      thanos: { version: "0.42.4", download: DEFAULT_DOWNLOAD },
       tls: false,
       ssh: { host: "203.0.113.10", port: 22, user: "root" },
       stack: { project: "thanos-global-view", stack: "test" },
