@@ -10,7 +10,7 @@ import { ObjectStore } from "./components/objectStore";
 import { Querier } from "./components/querier";
 import { SidecarService } from "./components/sidecarService";
 import { VmSidecar } from "./components/vmSidecar";
-import { checkStackOutputHost, parseStackConfig, PROJECT, vmSidecarSettings, type HostOrStackOutput, type StackConfig } from "./lib/config";
+import { checkStackOutputHost, parseStackConfig, PROJECT, type HostOrStackOutput, type StackConfig } from "./lib/config";
 import { querierEndpoints } from "./lib/endpoints";
 
 // The SDK exports isConfigSecret at runtime but leaves it out of its typings (@internal); it is how the SDK itself
@@ -80,17 +80,12 @@ function buildStack(config: StackConfig) {
     return new VmSidecar(
       vm.name,
       {
-        settings: vmSidecarSettings(vm),
-        connection: {
-          host,
-          port: vm.port,
-          user: vm.user,
-          privateKey: sshPrivateKey,
-          hostKey: vm.hostKey,
-          proxy: vm.proxy,
-        },
+        vm,
+        host,
         advertiseAddress: vm.advertiseAddress === undefined ? host : resolveHost(vm.advertiseAddress, `vms[${index}].advertiseAddress`),
-        thanos: { version: config.thanosVersion.text, download: config.thanosDownload },
+        sshPrivateKey,
+        thanosVersion: config.thanosVersion,
+        thanosDownload: config.thanosDownload,
         objstore: objstoreSettings,
         objstoreSecretKey,
         tls: sidecarTls,

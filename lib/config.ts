@@ -13,7 +13,6 @@ import {
 } from "./thanosVersion";
 import { joinHostPort } from "./address";
 import { querierEndpoints } from "./endpoints";
-import type { VmSidecarSettings } from "./vm/types";
 import { clientTlsMode } from "./querier";
 
 export const PROJECT = "thanos-global-view";
@@ -251,8 +250,10 @@ const schema = z.strictObject({
 });
 
 export type StackConfig = z.output<typeof schema>;
+/** One VM's entry: from here to the scripts rendered for it, the one type that describes a VM. */
 export type VmConfig = StackConfig["vms"][number];
 export type HostOrStackOutput = VmConfig["host"];
+export type ThanosDownload = StackConfig["thanosDownload"];
 
 /**
  * A host read from another stack's output, held to the rule a literal host follows (no port, no scheme). Outputs are
@@ -265,22 +266,6 @@ export function checkStackOutputHost(key: string, source: { stack: string; outpu
     ]);
   }
   return resolved;
-}
-
-/** What the VM side needs of a VM entry (the SSH and advertise settings go elsewhere). */
-export function vmSidecarSettings(vm: VmConfig): VmSidecarSettings {
-  return {
-    name: vm.name,
-    prometheusUrl: vm.prometheusUrl,
-    tsdbPath: vm.tsdbPath,
-    runAs: vm.runAs,
-    bindAddress: vm.bindAddress,
-    grpcPort: vm.grpcPort,
-    httpPort: vm.httpPort,
-    logLevel: vm.logLevel,
-    readyTimeoutSeconds: vm.readyTimeoutSeconds,
-    configurePrometheus: vm.configurePrometheus,
-  };
 }
 
 /** Keys whose values must be stored encrypted (`pulumi config set --secret`). */

@@ -2,22 +2,17 @@
  * The values of the opt-in Prometheus setup (configurePrometheus), which scripts/prometheus-setup.sh applies to a
  * Debian/Ubuntu packaged Prometheus: block durations in /etc/default/prometheus, external labels in prometheus.yml.
  */
+import type { VmConfig } from "../config";
 import { LOCK_PATH } from "./paths";
 import { CONTROL_CHARACTERS, type ScriptValues } from "./shell";
-import type { PrometheusSetup } from "./types";
+
+type PrometheusSetup = NonNullable<VmConfig["configurePrometheus"]>;
 
 const PROMETHEUS_DEFAULTS_FILE = "/etc/default/prometheus";
 const PROMETHEUS_CONFIG_FILE = "/etc/prometheus/prometheus.yml";
 const PROMETHEUS_UNIT = "prometheus.service";
 /** WAL replay after a restart can take minutes on a big TSDB. */
 const MIN_PROMETHEUS_READY_SECONDS = 300;
-
-export interface PrometheusSetupInput {
-  vmName: string;
-  prometheusUrl: string;
-  setup: PrometheusSetup;
-  readyTimeoutSeconds: number;
-}
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
@@ -36,13 +31,12 @@ function assertSetup(setup: PrometheusSetup): void {
 }
 
 /** The values of a VM's Prometheus setup script, as scripts/values/prometheus-setup.sh declares them. */
-export function prometheusSetupValues(input: PrometheusSetupInput): ScriptValues {
-  const { setup } = input;
+export function prometheusSetupValues(vm: Pick<VmConfig, "name" | "prometheusUrl" | "readyTimeoutSeconds">, setup: PrometheusSetup): ScriptValues {
   assertSetup(setup);
   const labels = Object.entries(setup.externalLabels);
   return {
-    VM_NAME: input.vmName,
-    PROMETHEUS_URL: input.prometheusUrl,
+    VM_NAME: vm.name,
+    PROMETHEUS_URL: vm.prometheusUrl,
     PROMETHEUS_UNIT,
     DEFAULTS_FILE: PROMETHEUS_DEFAULTS_FILE,
     PROMETHEUS_CONFIG: PROMETHEUS_CONFIG_FILE,
@@ -53,6 +47,6 @@ export function prometheusSetupValues(input: PrometheusSetupInput): ScriptValues
     // JSON strings are valid YAML double-quoted scalars.
     LABEL_YAML: labels.map(([, value]) => JSON.stringify(value)),
     WANTED_LABELS: `{${labels.map(([name, value]) => `${name}: ${JSON.stringify(value)}`).join(", ")}}`,
-    READY_TIMEOUT_SECONDS: Math.max(input.readyTimeoutSeconds, MIN_PROMETHEUS_READY_SECONDS),
+    READY_TIMEOUT_SECONDS: Math.max(vm.readyTimeoutSeconds, MIN_PROMETHEUS_READY_SECONDS),
   };
 }

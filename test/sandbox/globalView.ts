@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { PER_DIAL_TIMEOUT_SECONDS } from "../../components/vmSidecar";
 import { joinHostPort, sidecarReadyUrl } from "../../lib/address";
-import { parseStackConfig, PROJECT, vmSidecarSettings, type StackConfig } from "../../lib/config";
+import { parseStackConfig, PROJECT, type StackConfig, type VmConfig } from "../../lib/config";
 import { querierEndpoints } from "../../lib/endpoints";
 import type { ObjstoreSettings } from "../../lib/objstore";
 import { querierArgs } from "../../lib/querier";
@@ -16,7 +16,6 @@ import { DEFAULT_THANOS_VERSION, parseThanosVersion } from "../../lib/thanosVers
 import { vmSidecarCommands, type VmSidecarCommands } from "../../lib/vm/commands";
 import { UNIT_NAME } from "../../lib/vm/paths";
 import { sidecarSecrets, vmSidecarPayload } from "../../lib/vm/payload";
-import type { VmSidecarSettings } from "../../lib/vm/types";
 import { startThanosMirror, type ThanosMirror, type ThanosRelease } from "./mirror";
 import { minioBinary, startMinio, type MinioServer } from "./minio";
 import { freePorts, httpRequest, LOOPBACK } from "./ports";
@@ -62,7 +61,7 @@ export interface GlobalViewSandboxOptions {
 
 /** A change to the VM entry, as a later `pulumi up` would bring it. */
 export interface VmChange {
-  settings?: Partial<VmSidecarSettings>;
+  settings?: Partial<VmConfig>;
   /** Another stack thanosVersion for the VM sidecar; the mirror must serve it (extraThanosVersions). */
   thanosVersion?: string;
 }
@@ -158,7 +157,7 @@ export class GlobalViewSandbox {
     this.transcriptFile = path.join(runDir, "logs", "vm-commands.log");
   }
 
-  private get vmEntry(): StackConfig["vms"][number] {
+  private get vmEntry(): VmConfig {
     return this.config.vms[0];
   }
 
@@ -173,21 +172,21 @@ export class GlobalViewSandbox {
     return { bucket, endpoint, insecure, accessKey, region, prefix };
   }
 
-  /** The VmSidecar component's settings for the VM entry, as index.ts builds them, with a change applied. */
-  vmSettings(change: VmChange = {}): VmSidecarSettings {
-    return { ...vmSidecarSettings(this.vmEntry), ...change.settings };
+  /** The VM entry the VmSidecar component gets from index.ts, with a change applied. */
+  vmConfig(change: VmChange = {}): VmConfig {
+    return { ...this.vmEntry, ...change.settings };
   }
-
 
   /** The command strings the component hands to the command provider for the VM entry. */
   vmCommands(change: VmChange = {}): VmSidecarCommands {
-    const vm = this.vmEntry;
-    return vmSidecarCommands({
-      settings: this.vmSettings(change),
-      thanos: { version: change.thanosVersion ?? this.config.thanosVersion.text, download: this.config.thanosDownload },
+    const vm = this.vmConfig(change);
+    const thanosVersion = change.thanosVersion === undefined ? this.config.thanosVersion : parseThanosVersion(change.thanosVersion);
+    if (!thanosVersion) throw new Error(`not a Thanos version: ${change.thanosVersion}`);
+    return vmSidecarCommands(vm, vmHost(vm.host), {
+      thanosVersion,
+      thanosDownload: this.config.thanosDownload,
       tls: this.config.tls !== undefined,
-      ssh: { host: vmHost(vm.host), port: vm.port, user: vm.user },
-      stack: { project: PROJECT, stack: SANDBOX_STACK },
+      owner: { project: PROJECT, stack: SANDBOX_STACK },
     });
   }
 
@@ -199,7 +198,7 @@ export class GlobalViewSandbox {
   /** The install (create and update) command over SSH, with the payload on stdin. */
   install(change: VmChange = {}, options: Omit<RunOnVmOptions, "stdin"> = {}): Promise<VmCommandResult> {
     // A failed change waits for the new sidecar, then for the restored one.
-    const timeoutMs = options.timeoutMs ?? (2 * this.vmSettings(change).readyTimeoutSeconds + 120) * 1000;
+    const timeoutMs = options.timeoutMs ?? (2 * this.vmConfig(change).readyTimeoutSeconds + 120) * 1000;
     return this.runOnVm("install", this.vmCommands(change).install, { ...options, timeoutMs, stdin: this.vmPayload() });
   }
 
@@ -333,7 +332,7 @@ export class GlobalViewSandbox {
 }
 
 /** The sandbox's VM hosts are literal addresses, never other stacks' outputs. */
-function vmHost(host: StackConfig["vms"][number]["host"]): string {
+function vmHost(host: VmConfig["host"]): string {
   if (typeof host !== "string") throw new Error("the sandbox's VM host must be a literal address");
   return host;
 }

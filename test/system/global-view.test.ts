@@ -477,7 +477,7 @@ test("destroy: the delete script removes the sidecar; Prometheus keeps running w
   assert.match(await sandbox.vmShell(`cat ${PROMETHEUS_DATA_DIR}/thanos.shipper.json`), /"uploaded"/);
 
   // Nothing listens at the sidecar's addresses any more, and a second delete has nothing to do.
-  const { grpcPort, httpPort } = sandbox.vmSettings(current);
+  const { grpcPort, httpPort } = sandbox.vmConfig(current);
   assert.deepEqual(await listeningPorts([grpcPort, httpPort], VM_ADDRESS), []);
   const again = await sandbox.uninstall(current);
   assertSucceeded(again);

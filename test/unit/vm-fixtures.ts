@@ -1,39 +1,23 @@
-/** Shared inputs and helpers for the VM render and script tests. */
+/** Shared inputs and helpers for the tests of what runs on VMs. */
 import { spawn } from "node:child_process";
-import { parseStackConfig } from "../../lib/config";
-import type { VmSidecarCommandInput } from "../../lib/vm/commands";
+import { parseStackConfig, PROJECT, type VmConfig } from "../../lib/config";
+import { parseThanosVersion } from "../../lib/thanosVersion";
 import { PAYLOAD_MAGIC } from "../../lib/vm/payload";
-import type { SidecarScriptInput } from "../../lib/vm/sidecarValues";
-import type { VmSidecarSettings } from "../../lib/vm/types";
+import type { VmStackSettings } from "../../lib/vm/stackSettings";
 import { asRawConfig, referenceConfig, REFERENCE_SECRET_KEYS, secretKeySet } from "../harness/configs";
 
-/** Where Thanos comes from when the config says nothing: the schema's default. */
-export const DEFAULT_DOWNLOAD = parseStackConfig(asRawConfig(referenceConfig()), secretKeySet(REFERENCE_SECRET_KEYS)).thanosDownload;
+const REFERENCE = parseStackConfig(asRawConfig(referenceConfig()), secretKeySet(REFERENCE_SECRET_KEYS));
 
-export const SETTINGS: VmSidecarSettings = {
-  name: "prom-vm",
-  prometheusUrl: "http://localhost:9090",
-  tsdbPath: "/var/lib/prometheus/metrics2",
-  bindAddress: "0.0.0.0",
-  grpcPort: 10901,
-  httpPort: 10902,
-  logLevel: "info",
-  readyTimeoutSeconds: 120,
-};
-
-export const COMMAND_INPUT: VmSidecarCommandInput = {
-  settings: SETTINGS,
-  thanos: { version: "0.42.4", download: DEFAULT_DOWNLOAD },
+/** The reference setup's VM entry, as the config schema produces it. */
+export const VM: VmConfig = REFERENCE.vms[0];
+/** Its SSH host, resolved. */
+export const VM_HOST = "10.0.0.158";
+/** The reference setup's stack-wide settings, as the stack "dev" of the project. */
+export const STACK: VmStackSettings = {
+  thanosVersion: REFERENCE.thanosVersion,
+  thanosDownload: REFERENCE.thanosDownload,
   tls: false,
-  ssh: { host: "10.0.0.158", port: 22, user: "root" },
-  stack: { project: "thanos-global-view", stack: "dev" },
-};
-
-export const SCRIPT_INPUT: SidecarScriptInput = {
-  settings: SETTINGS,
-  thanos: { version: "0.42.4", download: DEFAULT_DOWNLOAD },
-  tls: false,
-  owner: { token: "0123456789abcdef0123456789abcdef", label: "thanos-global-view/dev/prom-vm" },
+  owner: { project: PROJECT, stack: "dev" },
 };
 
 export interface RunResult {
@@ -89,3 +73,41 @@ export function scriptOf(command: string): string {
   if (!match) throw new Error(`not a bash -c command: ${command.slice(0, 80)}`);
   return match[1].replace(/'\\''/g, "'");
 }
+
+/** The rendered value of a plain text value (`readonly NAME='...'` in the script's header). */
+export function scriptValue(script: string, name: string): string {
+  const match = new RegExp(`^readonly ${name}='([^']*)'$`, "m").exec(script);
+  if (!match) throw new Error(`the script sets no plain value ${name}`);
+  return match[1];
+}
+
+/** Inputs whose scripts differ the most, for the static checks of everything a VM receives. */
+export const SCRIPT_VARIANTS: Record<string, { vm: VmConfig; host: string; stack: VmStackSettings }> = {
+  default: { vm: VM, host: VM_HOST, stack: STACK },
+  "tls, runAs, sudo, mirror with pinned checksum": {
+    vm: { ...VM, runAs: "prometheus", logLevel: "debug", port: 2222, user: "ops" },
+    host: "vm.example.com",
+    stack: {
+      ...STACK,
+      tls: true,
+      thanosVersion: parseThanosVersion("0.34.1")!,
+      thanosDownload: {
+        urlTemplate: "http://mirror.local:8080/thanos/v{version}/thanos-{version}.linux-{arch}.tar.gz",
+        sha256sumsUrlTemplate: "http://mirror.local:8080/thanos/v{version}/sha256sums.txt",
+        sha256: { amd64: "c".repeat(64) },
+      },
+    },
+  },
+  "configurePrometheus, IPv6, odd paths": {
+    vm: {
+      ...VM,
+      name: "it's-a-vm",
+      bindAddress: "::",
+      prometheusUrl: "http://[::1]:9090/prom%20etheus",
+      tsdbPath: "/srv/prom data/$tsdb",
+      configurePrometheus: { externalLabels: { cluster: "prom_vm", region: "eu west 'one'" }, blockDuration: "2h" },
+    },
+    host: VM_HOST,
+    stack: STACK,
+  },
+};

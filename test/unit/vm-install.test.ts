@@ -9,17 +9,25 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { ThanosDownload, VmConfig } from "../../lib/config";
 import { renderObjstoreYaml } from "../../lib/objstore";
+import { parseThanosVersion } from "../../lib/thanosVersion";
 import { sidecarSecrets, vmSidecarPayload } from "../../lib/vm/payload";
 import { renderScript, type ScriptValues, type VmScript } from "../../lib/vm/shell";
-import { sidecarScriptValues, type SidecarScriptInput } from "../../lib/vm/sidecarValues";
-import type { ThanosDownload } from "../../lib/vm/types";
+import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
+import type { VmStackSettings } from "../../lib/vm/stackSettings";
 import { goodPrometheus, publishFakeRelease, startFakeHost, withFakes, type FakeHost } from "./vm-fake-host";
-import { SCRIPT_INPUT, runBash, type RunResult } from "./vm-fixtures";
+import { runBash, STACK, VM, VM_HOST, type RunResult } from "./vm-fixtures";
 
 const SECRET = "SECRET-objstore-key-4711";
 const OBJSTORE = { bucket: "thanos", endpoint: "127.0.0.1:9000", insecure: true, accessKey: "minio" };
 const NOBODY = 65534;
+
+/** What one `pulumi up` renders the scripts from. */
+interface Deployment {
+  vm: VmConfig;
+  stack: VmStackSettings;
+}
 
 class SimulatedVm {
   readonly installRoot: string;
@@ -44,18 +52,19 @@ class SimulatedVm {
     fs.chownSync(this.tsdb, NOBODY, NOBODY);
   }
 
+  /** The VM entry and stack for this VM; another name is a renamed entry (another owner). */
   input(
-    overrides: { logLevel?: "debug" | "info" | "warn"; version?: string; sha256?: ThanosDownload["sha256"]; token?: string; httpPort?: number } = {},
-  ) {
+    overrides: { logLevel?: "debug" | "info" | "warn"; version?: string; sha256?: ThanosDownload["sha256"]; name?: string; httpPort?: number } = {},
+  ): Deployment {
     const download: ThanosDownload = {
       urlTemplate: `${this.host.url}/release/{version}/thanos-{version}.linux-{arch}.tar.gz`,
       sha256sumsUrlTemplate: `${this.host.url}/release/{version}/sha256sums.txt`,
       sha256: overrides.sha256,
     };
     return {
-      ...SCRIPT_INPUT,
-      settings: {
-        ...SCRIPT_INPUT.settings,
+      vm: {
+        ...VM,
+        name: overrides.name ?? VM.name,
         prometheusUrl: this.host.url,
         tsdbPath: this.tsdb,
         logLevel: overrides.logLevel ?? "info",
@@ -63,9 +72,8 @@ class SimulatedVm {
         httpPort: overrides.httpPort ?? this.host.sidecarPort,
         readyTimeoutSeconds: 2,
       },
-      thanos: { version: overrides.version ?? "0.42.4", download },
-      owner: overrides.token ? { token: overrides.token, label: "thanos-global-view/dev/renamed-vm" } : SCRIPT_INPUT.owner,
-    } satisfies SidecarScriptInput;
+      stack: { ...STACK, thanosVersion: parseThanosVersion(overrides.version ?? "0.42.4")!, thanosDownload: download },
+    };
   }
 
   versionDir(version: string): string {
@@ -73,11 +81,11 @@ class SimulatedVm {
   }
 
   /** The scripts' values, with every path that would leave the scratch directory moved into it. */
-  values(input: SidecarScriptInput): ScriptValues {
+  values(input: Deployment): ScriptValues {
     return {
-      ...sidecarScriptValues(input),
+      ...sidecarScriptValues(input.vm, VM_HOST, input.stack),
       INSTALL_ROOT: this.installRoot,
-      VERSION_DIR: this.versionDir(input.thanos.version),
+      VERSION_DIR: this.versionDir(input.stack.thanosVersion.text),
       CONFIG_DIR: this.configDir,
       UNIT_PATH: this.unitPath,
       LOCK_PATH: path.join(this.root, "run/thanos-global-view.lock"),
@@ -86,13 +94,13 @@ class SimulatedVm {
     };
   }
 
-  private run(script: VmScript, input: SidecarScriptInput, stdin = "", signal?: { name: NodeJS.Signals; afterMs: number }, shell = ""): Promise<RunResult> {
+  private run(script: VmScript, input: Deployment, stdin = "", signal?: { name: NodeJS.Signals; afterMs: number }, shell = ""): Promise<RunResult> {
     const variables = { FAKE_DIR: this.fakeDir, FAKE_SECRET: SECRET };
     return runBash(withFakes(renderScript(script, this.values(input)), { file: "systemd", variables, shell }), stdin, signal);
   }
 
   install(
-    input: SidecarScriptInput,
+    input: Deployment,
     payload = vmSidecarPayload(sidecarSecrets(OBJSTORE, SECRET)),
     signal?: { name: NodeJS.Signals; afterMs: number },
     /** Shell run just before main, e.g. to close stderr as a dropped SSH session does. */
@@ -101,7 +109,7 @@ class SimulatedVm {
     return this.run("install", input, payload, signal, beforeMain);
   }
 
-  delete(input: SidecarScriptInput): Promise<RunResult> {
+  delete(input: Deployment): Promise<RunResult> {
     return this.run("delete", input);
   }
 
@@ -176,7 +184,7 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
 
     assert.match(vm.unit(), /^User=nobody$/m);
     assert.ok(vm.unit().includes("ExecStart=/opt/thanos-global-view/thanos-0.42.4/thanos"));
-    assert.match(fs.readFileSync(path.join(vm.configDir, "owner"), "utf8"), new RegExp(`^token=${SCRIPT_INPUT.owner.token}$`, "m"));
+    assert.match(fs.readFileSync(path.join(vm.configDir, "owner"), "utf8"), new RegExp(`^token=${String(vm.values(vm.input()).OWNER_TOKEN)}$`, "m"));
     assert.deepEqual(vm.takeSystemctlCalls(), ["daemon-reload", "enable --quiet thanos-sidecar.service", "restart thanos-sidecar.service"]);
     assert.equal(host.requests.get("/release/0.42.4/sha256sums.txt"), 1);
   });
@@ -270,7 +278,7 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
   });
 
   it("another owner's install takes the sidecar over without a restart", async () => {
-    const renamed = vm.input({ version: "0.43.0", token: "feedfacefeedfacefeedfacefeedface" });
+    const renamed = vm.input({ version: "0.43.0", name: "renamed-vm" });
     const result = await vm.install(renamed);
     assertSucceeded(result);
     assert.match(result.stdout, /takes the sidecar over from thanos-global-view\/dev\/prom-vm/);
@@ -288,7 +296,7 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
   it("the owner's delete removes what the install wrote, and nothing of Prometheus", async () => {
     const shipper = path.join(vm.tsdb, "thanos.shipper.json");
     fs.writeFileSync(shipper, '{"version":1,"uploaded":[]}');
-    const result = await vm.delete(vm.input({ version: "0.43.0", token: "feedfacefeedfacefeedfacefeedface" }));
+    const result = await vm.delete(vm.input({ version: "0.43.0", name: "renamed-vm" }));
     assertSucceeded(result);
     for (const gone of [vm.unitPath, vm.configDir, vm.installRoot]) assert.equal(fs.existsSync(gone), false, `${gone} remains`);
     assert.ok(fs.existsSync(shipper), "the TSDB was touched");

@@ -11,11 +11,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { vmSidecarCommands, type VmSidecarCommandInput } from "../../lib/vm/commands";
+import { parseThanosVersion } from "../../lib/thanosVersion";
+import { vmSidecarCommands } from "../../lib/vm/commands";
 import { UNIT_PATH, thanosBinaryPath } from "../../lib/vm/paths";
-import { renderSidecarUnit, type SidecarUnitInput } from "../../lib/vm/unit";
+import { renderSidecarUnit } from "../../lib/vm/unit";
 import { REPO_ROOT, repoPath } from "../repo";
-import { COMMAND_INPUT, SETTINGS, run, scriptOf } from "./vm-fixtures";
+import { run, SCRIPT_VARIANTS, scriptOf, STACK, VM } from "./vm-fixtures";
 
 function requireTool(tool: string, aptPackage: string): void {
   try {
@@ -24,35 +25,6 @@ function requireTool(tool: string, aptPackage: string): void {
     assert.fail(`${tool} is not installed: apt-get install -y --no-install-recommends ${aptPackage}`);
   }
 }
-
-const VARIANTS: Record<string, VmSidecarCommandInput> = {
-  default: COMMAND_INPUT,
-  "tls, runAs, sudo, mirror with pinned checksum": {
-    ...COMMAND_INPUT,
-    tls: true,
-    settings: { ...SETTINGS, runAs: "prometheus", logLevel: "debug" },
-    ssh: { host: "vm.example.com", port: 2222, user: "ops" },
-    thanos: {
-      version: "0.34.1",
-      download: {
-        urlTemplate: "http://mirror.local:8080/thanos/v{version}/thanos-{version}.linux-{arch}.tar.gz",
-        sha256sumsUrlTemplate: "http://mirror.local:8080/thanos/v{version}/sha256sums.txt",
-        sha256: { amd64: "c".repeat(64) },
-      },
-    },
-  },
-  "configurePrometheus, IPv6, odd paths": {
-    ...COMMAND_INPUT,
-    settings: {
-      ...SETTINGS,
-      name: "it's-a-vm",
-      bindAddress: "::",
-      prometheusUrl: "http://[::1]:9090/prom%20etheus",
-      tsdbPath: "/srv/prom data/$tsdb",
-      configurePrometheus: { externalLabels: { cluster: "prom_vm", region: "eu west 'one'" }, blockDuration: "2h" },
-    },
-  },
-};
 
 /** The .sh files under a directory, recursively. */
 function shellFiles(dir: string): string[] {
@@ -91,9 +63,9 @@ describe("VM scripts pass bash -n and shellcheck", () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  for (const [variant, input] of Object.entries(VARIANTS)) {
+  for (const [variant, { vm, host, stack }] of Object.entries(SCRIPT_VARIANTS)) {
     it(variant, async () => {
-      const commands = Object.entries(vmSidecarCommands(input));
+      const commands = Object.entries(vmSidecarCommands(vm, host, stack));
       assert.ok(commands.length >= 3);
       for (const [kind, command] of commands) {
         const file = path.join(dir, `${kind}.sh`);
@@ -143,25 +115,24 @@ describe("the sidecar unit passes systemd-analyze", () => {
   });
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  function writeUnit(input: SidecarUnitInput): void {
-    const binary = path.join(root, input.binary);
+  function writeUnit(unit: Parameters<typeof renderSidecarUnit>): void {
+    const binary = path.join(root, thanosBinaryPath(unit[1].thanosVersion.text));
     fs.mkdirSync(path.dirname(binary), { recursive: true });
     fs.writeFileSync(binary, "#!/bin/sh\n", { mode: 0o755 });
-    fs.writeFileSync(path.join(root, UNIT_PATH), renderSidecarUnit(input));
+    fs.writeFileSync(path.join(root, UNIT_PATH), renderSidecarUnit(...unit));
   }
 
-  const cases: Record<string, SidecarUnitInput> = {
-    plain: { binary: thanosBinaryPath("0.42.4"), settings: SETTINGS, tls: false, user: "prometheus" },
-    "TLS, TSDB under /home with a space and a $": {
-      binary: thanosBinaryPath("0.34.1"),
-      settings: { ...SETTINGS, tsdbPath: "/home/prom/tsdb $1", bindAddress: "::", prometheusUrl: "http://h:9090/a%20b" },
-      tls: true,
-      user: "prom",
-    },
+  const cases: Record<string, Parameters<typeof renderSidecarUnit>> = {
+    plain: [VM, STACK, "prometheus"],
+    "TLS, TSDB under /home with a space and a $": [
+      { ...VM, tsdbPath: "/home/prom/tsdb $1", bindAddress: "::", prometheusUrl: "http://h:9090/a%20b" },
+      { thanosVersion: parseThanosVersion("0.34.1")!, tls: true },
+      "prom",
+    ],
   };
-  for (const [name, input] of Object.entries(cases)) {
+  for (const [name, unit] of Object.entries(cases)) {
     it(`verify: ${name}`, async () => {
-      writeUnit(input);
+      writeUnit(unit);
       const result = await run("systemd-analyze", ["verify", "--man=no", `--root=${root}`, UNIT_PATH]);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stderr.trim(), "", "verify printed warnings");

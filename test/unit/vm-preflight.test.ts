@@ -7,10 +7,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
+import type { VmConfig } from "../../lib/config";
 import { renderScript } from "../../lib/vm/shell";
-import { sidecarScriptValues, type SidecarScriptInput } from "../../lib/vm/sidecarValues";
+import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
 import { goodPrometheus, startFakeHost, type FakeHost } from "./vm-fake-host";
-import { SCRIPT_INPUT, runBash } from "./vm-fixtures";
+import { runBash, STACK, VM, VM_HOST } from "./vm-fixtures";
 
 const isRoot = process.getuid?.() === 0;
 /** Who owns the scratch TSDB: as root it is handed to nobody, since the sidecar refuses a root-owned TSDB. */
@@ -36,9 +37,9 @@ describe("preflight", () => {
     host.prometheus = goodPrometheus(tsdb);
   });
 
-  function preflight(settings: Partial<SidecarScriptInput["settings"]> = {}) {
-    const input = { ...SCRIPT_INPUT, settings: { ...SCRIPT_INPUT.settings, prometheusUrl: `${host.url}/`, tsdbPath: tsdb, ...settings } };
-    return runBash(renderScript("preflight", sidecarScriptValues(input)));
+  function preflight(overrides: Partial<VmConfig> = {}) {
+    const vm = { ...VM, prometheusUrl: `${host.url}/`, tsdbPath: tsdb, ...overrides };
+    return runBash(renderScript("preflight", sidecarScriptValues(vm, VM_HOST, STACK)));
   }
 
   function assertOneLineError(stderr: string, ...parts: string[]): void {

@@ -9,10 +9,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { parse } from "yaml";
-import { prometheusSetupValues, type PrometheusSetupInput } from "../../lib/vm/prometheusSetup";
+import { prometheusSetupValues } from "../../lib/vm/prometheusSetup";
 import { renderScript } from "../../lib/vm/shell";
 import { goodPrometheus, startFakeHost, withFakes, type FakeHost } from "./vm-fake-host";
-import { runBash, type RunResult } from "./vm-fixtures";
+import { runBash, VM, type RunResult } from "./vm-fixtures";
 
 /** As shipped by Debian's prometheus package. */
 const DEBIAN_DEFAULTS = `# Set the command-line arguments to pass to the server.
@@ -86,16 +86,10 @@ describe("Prometheus setup", () => {
     host.prometheus = goodPrometheus("/var/lib/prometheus/metrics2/");
   });
 
-  /** The script for prom-vm, its files and lock moved to the scratch directory, and 2 s for Prometheus to get ready. */
+  /** The script for the reference VM, its files and lock moved to the scratch directory, and 2 s for Prometheus to get ready. */
   function setup(): Promise<RunResult> {
-    const input: PrometheusSetupInput = {
-      vmName: "prom-vm",
-      prometheusUrl: host.url,
-      setup: { externalLabels: LABELS, blockDuration: "2h" },
-      readyTimeoutSeconds: 2,
-    };
     const values = {
-      ...prometheusSetupValues(input),
+      ...prometheusSetupValues({ ...VM, prometheusUrl: host.url }, { externalLabels: LABELS, blockDuration: "2h" }),
       DEFAULTS_FILE: defaults,
       PROMETHEUS_CONFIG: config,
       LOCK_PATH: path.join(fakeDir, "lock"),
@@ -118,14 +112,9 @@ describe("Prometheus setup", () => {
   }
 
   it("gives a restarted Prometheus at least 5 minutes to replay its WAL, whatever the sidecar's ready timeout", () => {
-    const input = (readyTimeoutSeconds: number): PrometheusSetupInput => ({
-      vmName: "prom-vm",
-      prometheusUrl: "http://localhost:9090",
-      setup: { externalLabels: LABELS, blockDuration: "2h" },
-      readyTimeoutSeconds,
-    });
-    assert.equal(prometheusSetupValues(input(2)).READY_TIMEOUT_SECONDS, 300);
-    assert.equal(prometheusSetupValues(input(900)).READY_TIMEOUT_SECONDS, 900);
+    const setup = { externalLabels: LABELS, blockDuration: "2h" };
+    assert.equal(prometheusSetupValues({ ...VM, readyTimeoutSeconds: 2 }, setup).READY_TIMEOUT_SECONDS, 300);
+    assert.equal(prometheusSetupValues({ ...VM, readyTimeoutSeconds: 900 }, setup).READY_TIMEOUT_SECONDS, 900);
   });
 
   it("adds both flags and the labels to Debian's files, backs them up, checks and restarts once", async () => {

@@ -1,19 +1,20 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { joinHostPort, sidecarReadyUrl } from "../../lib/address";
-import { ownershipToken, vmSidecarCommands } from "../../lib/vm/commands";
-import { thanosSource } from "../../lib/vm/download";
+import { parseThanosVersion } from "../../lib/thanosVersion";
+import { vmSidecarCommands } from "../../lib/vm/commands";
+import { thanosSources } from "../../lib/vm/download";
 import { sidecarFlags } from "../../lib/vm/flags";
 import { vmSidecarPayload } from "../../lib/vm/payload";
 import { prometheusSetupValues } from "../../lib/vm/prometheusSetup";
 import { renderScript, shQuote } from "../../lib/vm/shell";
 import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
 import { execArg, renderSidecarUnit } from "../../lib/vm/unit";
-import { COMMAND_INPUT, DEFAULT_DOWNLOAD, SCRIPT_INPUT, SETTINGS, parsePayload, run, scriptOf } from "./vm-fixtures";
+import { parsePayload, run, scriptOf, scriptValue, STACK, VM, VM_HOST } from "./vm-fixtures";
 
 describe("sidecarFlags", () => {
   it("renders the sidecar's flags from the settings", () => {
-    assert.deepEqual(sidecarFlags(SETTINGS, false), [
+    assert.deepEqual(sidecarFlags(VM, false), [
       "sidecar",
       "--log.level=info",
       "--tsdb.path=/var/lib/prometheus/metrics2",
@@ -25,7 +26,7 @@ describe("sidecarFlags", () => {
   });
 
   it("adds the gRPC server TLS files when TLS is on", () => {
-    assert.deepEqual(sidecarFlags(SETTINGS, true).slice(-3), [
+    assert.deepEqual(sidecarFlags(VM, true).slice(-3), [
       "--grpc-server-tls-cert=/etc/thanos-global-view/tls/server.crt",
       "--grpc-server-tls-key=/etc/thanos-global-view/tls/server.key",
       "--grpc-server-tls-client-ca=/etc/thanos-global-view/tls/ca.crt",
@@ -33,7 +34,7 @@ describe("sidecarFlags", () => {
   });
 
   it("brackets IPv6 bind addresses", () => {
-    const flags = sidecarFlags({ ...SETTINGS, bindAddress: "::", grpcPort: 19091, httpPort: 19092 }, false);
+    const flags = sidecarFlags({ ...VM, bindAddress: "::", grpcPort: 19091, httpPort: 19092 }, false);
     assert.ok(flags.includes("--grpc-address=[::]:19091"));
     assert.ok(flags.includes("--http-address=[::]:19092"));
   });
@@ -54,15 +55,15 @@ describe("addresses", () => {
 });
 
 describe("renderSidecarUnit", () => {
-  const unit = renderSidecarUnit({ binary: "/opt/thanos-global-view/thanos-0.42.4/thanos", settings: SETTINGS, tls: false, user: "prometheus" });
+  const unit = renderSidecarUnit(VM, STACK, "prometheus");
 
-  it("runs the versioned binary with the sidecar flags as the given user", () => {
+  it("runs the stack's Thanos version with the sidecar flags as the given user", () => {
     assert.match(unit, /^User=prometheus$/m);
     assert.match(
       unit,
       /^ExecStart=\/opt\/thanos-global-view\/thanos-0\.42\.4\/thanos \\\n {4}sidecar \\\n {4}--log\.level=info \\\n {4}--tsdb\.path=\/var\/lib\/prometheus\/metrics2 \\$/m,
     );
-    for (const flag of sidecarFlags(SETTINGS, false)) assert.ok(unit.includes(`    ${flag}`), `missing ${flag}`);
+    for (const flag of sidecarFlags(VM, false)) assert.ok(unit.includes(`    ${flag}`), `missing ${flag}`);
     assert.match(unit, /^Restart=on-failure$/m);
     assert.match(unit, /^WantedBy=multi-user\.target$/m);
   });
@@ -88,9 +89,9 @@ describe("renderSidecarUnit", () => {
   });
 
   it("keeps a TSDB under /home writable and one under /tmp visible", () => {
-    const home = renderSidecarUnit({ binary: "/b", settings: { ...SETTINGS, tsdbPath: "/home/prom/data" }, tls: false, user: "prom" });
+    const home = renderSidecarUnit({ ...VM, tsdbPath: "/home/prom/data" }, STACK, "prom");
     assert.match(home, /^ProtectHome=read-only$/m);
-    const tmp = renderSidecarUnit({ binary: "/b", settings: { ...SETTINGS, tsdbPath: "/var/tmp/prom" }, tls: false, user: "prom" });
+    const tmp = renderSidecarUnit({ ...VM, tsdbPath: "/var/tmp/prom" }, STACK, "prom");
     assert.match(tmp, /^PrivateTmp=no$/m);
   });
 
@@ -99,13 +100,13 @@ describe("renderSidecarUnit", () => {
     assert.equal(execArg("--tsdb.path=/data/$HOME"), '"--tsdb.path=/data/$$HOME"');
     assert.equal(execArg('/my data/"x"'), '"/my data/\\"x\\""');
     assert.throws(() => execArg("a\nExecStartPre=/bin/evil"), /control character/);
-    assert.throws(() => renderSidecarUnit({ binary: "/b", settings: SETTINGS, tls: false, user: "x\nUser=root" }), /control character/);
+    assert.throws(() => renderSidecarUnit(VM, STACK, "x\nUser=root"), /control character/);
   });
 });
 
-describe("thanosSource", () => {
+describe("thanosSources", () => {
   it("expands the default GitHub release URLs", () => {
-    const source = thanosSource("0.42.4", "arm64", DEFAULT_DOWNLOAD);
+    const source = thanosSources("0.42.4", STACK.thanosDownload).arm64;
     assert.equal(source.tarballUrl, "https://github.com/thanos-io/thanos/releases/download/v0.42.4/thanos-0.42.4.linux-arm64.tar.gz");
     assert.equal(source.sha256sumsUrl, "https://github.com/thanos-io/thanos/releases/download/v0.42.4/sha256sums.txt");
     assert.equal(source.tarballName, "thanos-0.42.4.linux-arm64.tar.gz");
@@ -115,19 +116,20 @@ describe("thanosSource", () => {
 
   it("uses a mirror template and a pinned checksum", () => {
     const sha = "a".repeat(64);
-    const source = thanosSource("0.34.1", "amd64", {
+    const sources = thanosSources("0.34.1", {
       urlTemplate: "https://mirror.local/thanos/{version}/{arch}/thanos.tgz",
       sha256sumsUrlTemplate: "https://mirror.local/thanos/{version}/sums",
       sha256: { amd64: sha },
     });
-    assert.equal(source.tarballUrl, "https://mirror.local/thanos/0.34.1/amd64/thanos.tgz");
-    assert.equal(source.sha256sumsUrl, "https://mirror.local/thanos/0.34.1/sums");
-    assert.equal(source.pinnedSha256, sha);
+    assert.equal(sources.amd64.tarballUrl, "https://mirror.local/thanos/0.34.1/amd64/thanos.tgz");
+    assert.equal(sources.amd64.sha256sumsUrl, "https://mirror.local/thanos/0.34.1/sums");
+    assert.equal(sources.amd64.pinnedSha256, sha);
+    assert.equal(sources.arm64.pinnedSha256, "");
   });
 
   it("rejects versions and checksums that are not", () => {
-    assert.throws(() => thanosSource("0.42.4; rm -rf /", "amd64", DEFAULT_DOWNLOAD), /not a Thanos release version/);
-    assert.throws(() => thanosSource("0.42.4", "amd64", { ...DEFAULT_DOWNLOAD, sha256: { amd64: "ABC" } }), /64 lower-case hex/);
+    assert.throws(() => thanosSources("0.42.4; rm -rf /", STACK.thanosDownload), /not a Thanos release version/);
+    assert.throws(() => thanosSources("0.42.4", { ...STACK.thanosDownload, sha256: { amd64: "ABC" } }), /64 lower-case hex/);
   });
 });
 
@@ -140,7 +142,7 @@ describe("shell quoting", () => {
 });
 
 describe("renderScript", () => {
-  const values = sidecarScriptValues(SCRIPT_INPUT);
+  const values = sidecarScriptValues(VM, VM_HOST, STACK);
   const header = (script: string) => /^\{\n([\s\S]*?)\n\}$/m.exec(script)?.[1].split("\n") ?? [];
 
   it("inlines every sourced file once and no source line is left", () => {
@@ -168,12 +170,7 @@ describe("renderScript", () => {
     const installHeader = header(renderScript("install", values));
     assert.ok(installHeader.includes("readonly READY_TIMEOUT_SECONDS=120"));
     assert.ok(installHeader.includes("readonly TLS_ENABLED=0"));
-    const setup = prometheusSetupValues({
-      vmName: "prom-vm",
-      prometheusUrl: "http://localhost:9090",
-      setup: { externalLabels: { cluster: "prom_vm", region: "eu 1" }, blockDuration: "2h" },
-      readyTimeoutSeconds: 120,
-    });
+    const setup = prometheusSetupValues(VM, { externalLabels: { cluster: "prom_vm", region: "eu 1" }, blockDuration: "2h" });
     assert.ok(header(renderScript("prometheus-setup", setup)).includes("readonly -a LABEL_VALUES=('prom_vm' 'eu 1')"));
   });
 
@@ -193,10 +190,7 @@ describe("renderScript", () => {
 
   it("gets from the product exactly the values each stub declares", () => {
     // renderScript throws on any difference, so each script rendering at all is the check.
-    const withSetup = vmSidecarCommands({
-      ...COMMAND_INPUT,
-      settings: { ...SETTINGS, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } },
-    });
+    const withSetup = vmSidecarCommands({ ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } }, VM_HOST, STACK);
     assert.deepEqual(Object.keys(withSetup).sort(), ["delete", "install", "preflight", "prometheusSetup"]);
   });
 });
@@ -219,7 +213,7 @@ describe("vmSidecarPayload", () => {
 });
 
 describe("vmSidecarCommands", () => {
-  const commands = vmSidecarCommands(COMMAND_INPUT);
+  const commands = vmSidecarCommands(VM, VM_HOST, STACK);
 
   it("runs each script with bash -c, directly as root", () => {
     assert.match(commands.install, /^bash -c '#!\/bin\/bash\n/);
@@ -230,13 +224,13 @@ describe("vmSidecarCommands", () => {
   });
 
   it("goes through sudo for other users", () => {
-    const sudo = vmSidecarCommands({ ...COMMAND_INPUT, ssh: { ...COMMAND_INPUT.ssh, user: "ops" } });
+    const sudo = vmSidecarCommands({ ...VM, user: "ops" }, VM_HOST, STACK);
     for (const command of [sudo.install, sudo.delete, sudo.preflight]) assert.match(command, /^sudo -n bash -c '/);
   });
 
   it("unquotes to the rendered scripts", () => {
-    assert.match(scriptOf(commands.install), /^#!\/bin\/bash\n# thanos-global-view: the sidecar's install script/);
-    assert.match(scriptOf(commands.install), /\nreadonly VM_NAME='prom-vm'\n[\s\S]*\nmain\n$/);
+    assert.equal(scriptOf(commands.install), renderScript("install", sidecarScriptValues(VM, VM_HOST, STACK)));
+    assert.equal(scriptValue(scriptOf(commands.install), "VM_NAME"), "prom-vm");
   });
 
   it("renders the configured version, URLs and pinned checksum into the install", () => {
@@ -248,12 +242,10 @@ describe("vmSidecarCommands", () => {
       ),
     );
     const sha = "b".repeat(64);
-    const pinned = vmSidecarCommands({
-      ...COMMAND_INPUT,
-      thanos: {
-        version: "0.34.1",
-        download: { urlTemplate: "http://127.0.0.1:8080/{version}/t-{arch}.tgz", sha256sumsUrlTemplate: "http://127.0.0.1:8080/s", sha256: { amd64: sha } },
-      },
+    const pinned = vmSidecarCommands(VM, VM_HOST, {
+      ...STACK,
+      thanosVersion: parseThanosVersion("0.34.1")!,
+      thanosDownload: { urlTemplate: "http://127.0.0.1:8080/{version}/t-{arch}.tgz", sha256sumsUrlTemplate: "http://127.0.0.1:8080/s", sha256: { amd64: sha } },
     });
     const pinnedInstall = scriptOf(pinned.install);
     assert.ok(pinnedInstall.includes("readonly TARBALL_URL_AMD64='http://127.0.0.1:8080/0.34.1/t-amd64.tgz'"));
@@ -263,26 +255,28 @@ describe("vmSidecarCommands", () => {
   });
 
   it("gives install and delete the same ownership token", () => {
-    const token = ownershipToken(COMMAND_INPUT);
+    const token = scriptValue(scriptOf(commands.install), "OWNER_TOKEN");
     assert.match(token, /^[0-9a-f]{32}$/);
-    assert.ok(scriptOf(commands.install).includes(`readonly OWNER_TOKEN='${token}'`));
-    assert.ok(scriptOf(commands.delete).includes(`readonly OWNER_TOKEN='${token}'`));
+    assert.equal(scriptValue(scriptOf(commands.delete), "OWNER_TOKEN"), token);
   });
 
   it("makes the token differ per stack, VM entry and SSH target", () => {
-    const base = ownershipToken(COMMAND_INPUT);
-    assert.equal(ownershipToken(COMMAND_INPUT), base);
-    assert.notEqual(ownershipToken({ ...COMMAND_INPUT, settings: { ...SETTINGS, name: "prom-vm-2" } }), base);
-    assert.notEqual(ownershipToken({ ...COMMAND_INPUT, ssh: { ...COMMAND_INPUT.ssh, host: "vm.example.com" } }), base);
-    assert.notEqual(ownershipToken({ ...COMMAND_INPUT, ssh: { ...COMMAND_INPUT.ssh, port: 2222 } }), base);
-    assert.notEqual(ownershipToken({ ...COMMAND_INPUT, stack: { project: "thanos-global-view", stack: "prod" } }), base);
+    const token = (vm: typeof VM, host: string, stack: typeof STACK) => scriptValue(scriptOf(vmSidecarCommands(vm, host, stack).delete), "OWNER_TOKEN");
+    const base = token(VM, VM_HOST, STACK);
+    assert.equal(token(VM, VM_HOST, STACK), base);
+    assert.notEqual(token({ ...VM, name: "prom-vm-2" }, VM_HOST, STACK), base);
+    assert.notEqual(token(VM, "vm.example.com", STACK), base);
+    assert.notEqual(token({ ...VM, port: 2222 }, VM_HOST, STACK), base);
+    assert.notEqual(token(VM, VM_HOST, { ...STACK, owner: { project: "thanos-global-view", stack: "prod" } }), base);
+  });
+
+  it("keeps the tokens sidecars already installed carry", () => {
+    // A changed token would make every deployed sidecar look foreign to its own stack's delete.
+    assert.equal(scriptValue(scriptOf(commands.delete), "OWNER_TOKEN"), "1fef8d050d25f73e03933e580fc23b8f");
   });
 
   it("adds the Prometheus setup only when asked", () => {
-    const withSetup = vmSidecarCommands({
-      ...COMMAND_INPUT,
-      settings: { ...SETTINGS, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } },
-    });
+    const withSetup = vmSidecarCommands({ ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } }, VM_HOST, STACK);
     const setup = scriptOf(withSetup.prometheusSetup ?? "");
     assert.ok(setup.includes("readonly BLOCK_DURATION='2h'"));
     assert.ok(setup.includes("readonly -a LABEL_NAMES=('cluster')"));
