@@ -10,7 +10,7 @@ import { prometheusSetupValues } from "../../lib/vm/prometheusSetup";
 import { renderScript, shQuote } from "../../lib/vm/shell";
 import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
 import { execArg, renderSidecarUnit } from "../../lib/vm/unit";
-import { parsePayload, run, scriptOf, scriptValue, STACK, VM, VM_HOST } from "./vm-fixtures";
+import { parsePayload, run, scriptOf, scriptValue, STACK, VM, VM_HOST } from "../harness/vm";
 
 describe("sidecarFlags", () => {
   it("renders the sidecar's flags from the settings", () => {
@@ -281,6 +281,12 @@ describe("vmSidecarCommands", () => {
     assert.ok(setup.includes("readonly BLOCK_DURATION='2h'"));
     assert.ok(setup.includes("readonly -a LABEL_NAMES=('cluster')"));
     assert.ok(setup.includes(`readonly -a LABEL_YAML=('"prom_vm"')`));
+  });
+
+  it("gives a restarted Prometheus at least 5 minutes to replay its WAL, whatever the sidecar's ready timeout", () => {
+    const setup = { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" };
+    assert.equal(prometheusSetupValues({ ...VM, readyTimeoutSeconds: 2 }, setup).READY_TIMEOUT_SECONDS, 300);
+    assert.equal(prometheusSetupValues({ ...VM, readyTimeoutSeconds: 900 }, setup).READY_TIMEOUT_SECONDS, 900);
   });
 
   it("stays far below the kernel's 128 KiB limit for one argument", () => {

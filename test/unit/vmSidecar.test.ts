@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { VmSidecar as VmSidecarClass, VmSidecarArgs } from "../../components/vmSidecar";
 import { vmSidecarCommands } from "../../lib/vm/commands";
 import { FAKE_SSH_KEY, FAKE_SSH_KEY_MARKER, FAKE_TLS_KEY, FAKE_TLS_KEY_MARKER } from "../fixtures/fakeKeys";
-import { parsePayload, STACK, VM } from "./vm-fixtures";
+import { parsePayload, STACK, VM } from "../harness/vm";
 
 interface Registered {
   type: string;

@@ -4,7 +4,7 @@ import { parseStackConfig, PROJECT, type VmConfig } from "../../lib/config";
 import { parseThanosVersion } from "../../lib/thanosVersion";
 import { PAYLOAD_MAGIC } from "../../lib/vm/payload";
 import type { VmStackSettings } from "../../lib/vm/stackSettings";
-import { asRawConfig, referenceConfig, REFERENCE_SECRET_KEYS, secretKeySet } from "../harness/configs";
+import { asRawConfig, referenceConfig, REFERENCE_SECRET_KEYS, secretKeySet } from "./configs";
 
 const REFERENCE = parseStackConfig(asRawConfig(referenceConfig()), secretKeySet(REFERENCE_SECRET_KEYS));
 

@@ -3,6 +3,8 @@
  * directory, systemctl and journalctl are bash functions that record calls (fakes/systemd.sh), and a fake host on
  * 127.0.0.1 serves Prometheus' API, the sidecar's /-/ready and a release mirror. The scripts are rendered by the
  * product's own renderer, only the paths among their values moved; the system tests later run them for real over SSH.
+ *
+ * Needs root (the scripts chown files to the sidecar's user, here nobody) and curl (they fetch over HTTP).
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -16,8 +18,9 @@ import { sidecarSecrets, vmSidecarPayload } from "../../lib/vm/payload";
 import { renderScript, type ScriptValues, type VmScript } from "../../lib/vm/shell";
 import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
 import type { VmStackSettings } from "../../lib/vm/stackSettings";
-import { goodPrometheus, publishFakeRelease, startFakeHost, withFakes, type FakeHost } from "./vm-fake-host";
-import { runBash, STACK, VM, VM_HOST, type RunResult } from "./vm-fixtures";
+import { runBash, STACK, VM, VM_HOST, type RunResult } from "../harness/vm";
+import { goodPrometheus, publishFakeRelease, startFakeHost, withFakes, type FakeHost } from "./fakeHost";
+import { requireRoot, requireTool } from "./requirements";
 
 const SECRET = "SECRET-objstore-key-4711";
 const OBJSTORE = { bucket: "thanos", endpoint: "127.0.0.1:9000", insecure: true, accessKey: "minio" };
@@ -143,13 +146,15 @@ function assertNoSecret(result: RunResult): void {
   assert.ok(!result.stdout.includes(SECRET) && !result.stderr.includes(SECRET), "the secret key was printed");
 }
 
-describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 0 && "needs root: the scripts chown files" }, () => {
+describe("install and delete on a simulated VM", () => {
   let scratch = "";
   let host: FakeHost;
   let vm: SimulatedVm;
   let sha042 = "";
 
   before(async () => {
+    requireRoot("the scripts chown files to the sidecar's user");
+    requireTool("curl", "curl");
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tgv-install-"));
     host = await startFakeHost(goodPrometheus(""));
     vm = new SimulatedVm(path.join(scratch, "vm"), host);
@@ -158,7 +163,7 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
     publishFakeRelease(host, "0.43.0", scratch);
   });
   after(async () => {
-    await host.close();
+    await host?.close(); // undefined when a requirement failed
     fs.rmSync(scratch, { recursive: true, force: true });
   });
 
