@@ -18,7 +18,7 @@ export function shQuote(value: string): string {
 /** The entry scripts, by the name of their file in scripts/. */
 export type VmScript = "install" | "delete" | "preflight" | "prometheus-setup";
 
-export type ScriptValue = string | number | boolean | readonly string[];
+type ScriptValue = string | number | boolean | readonly string[];
 export type ScriptValues = Record<string, ScriptValue>;
 
 const SCRIPTS_DIR = path.join(__dirname, "scripts");

@@ -19,7 +19,7 @@ function unitWord(value: string): string {
 }
 
 /** One ExecStart argument: as unitWord, and `$` doubled so systemd does not expand environment variables. */
-export function execArg(value: string): string {
+function execArg(value: string): string {
   return unitWord(value.replace(/\$/g, "$$$$"));
 }
 

@@ -9,7 +9,7 @@ import { vmSidecarPayload } from "../../lib/vm/payload";
 import { prometheusSetupValues } from "../../lib/vm/prometheusSetup";
 import { renderScript, shQuote } from "../../lib/vm/shell";
 import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
-import { execArg, renderSidecarUnit } from "../../lib/vm/unit";
+import { renderSidecarUnit } from "../../lib/vm/unit";
 import { parsePayload, run, scriptOf, scriptValue, STACK, VM, VM_HOST } from "../harness/vm";
 
 describe("sidecarFlags", () => {
@@ -96,10 +96,16 @@ describe("renderSidecarUnit", () => {
   });
 
   it("escapes systemd specifiers, variables and spaces in arguments", () => {
-    assert.equal(execArg("--prometheus.url=http://h:9090/a%20b"), "--prometheus.url=http://h:9090/a%%20b");
-    assert.equal(execArg("--tsdb.path=/data/$HOME"), '"--tsdb.path=/data/$$HOME"');
-    assert.equal(execArg('/my data/"x"'), '"/my data/\\"x\\""');
-    assert.throws(() => execArg("a\nExecStartPre=/bin/evil"), /control character/);
+    /** The ExecStart argument starting with `flag`, as the unit writes it. */
+    const arg = (vm: Partial<typeof VM>, flag: string) =>
+      renderSidecarUnit({ ...VM, ...vm }, STACK, "prom")
+        .split("\n")
+        .map((line) => line.trim().replace(/ \\$/, ""))
+        .find((line) => line.replace(/^"/, "").startsWith(flag));
+    assert.equal(arg({ prometheusUrl: "http://h:9090/a%20b" }, "--prometheus.url="), "--prometheus.url=http://h:9090/a%%20b");
+    assert.equal(arg({ tsdbPath: "/data/$HOME" }, "--tsdb.path="), '"--tsdb.path=/data/$$HOME"');
+    assert.equal(arg({ tsdbPath: '/my data/"x"' }, "--tsdb.path="), '"--tsdb.path=/my data/\\"x\\""');
+    assert.throws(() => renderSidecarUnit({ ...VM, tsdbPath: "/data\nExecStartPre=/bin/evil" }, STACK, "prom"), /control character/);
     assert.throws(() => renderSidecarUnit(VM, STACK, "x\nUser=root"), /control character/);
   });
 });
