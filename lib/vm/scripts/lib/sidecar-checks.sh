@@ -3,7 +3,8 @@
 # script. Each failure is one line on stderr, naming the VM, what is wrong and the fix.
 
 # preflight USER_VAR GROUP_VAR ARCH_VAR: every check, in order; then sets the caller's variables named by the
-# arguments to the sidecar's user and group and to this CPU's Thanos architecture.
+# arguments to the sidecar's user and group and to this CPU's Thanos architecture (names other than found_*, which
+# would name preflight's own locals).
 preflight() {
   local found_user found_group found_arch
   require_tools curl tar gzip sha256sum base64 flock cmp stat realpath install systemctl journalctl
