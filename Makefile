@@ -6,13 +6,15 @@ deps:
 	test/build/install-host-packages
 	npm ci --ignore-scripts --no-audit --no-fund
 
-# Everything CI runs: type check, lint, unit tests, system tests against real programs, e2e with the real engine.
+# Everything CI runs: type check, lint, unit tests, the VM scripts on this host (root, Debian packages), system tests
+# against real programs, e2e with the real engine.
 test: deps
 	npm test
+	npm run test:host
 	npm run test:system
 	npm run test:e2e
 
-# The quick loop: no root, no builds.
+# The quick loop: no root, no builds, nothing beyond Node.
 test-unit:
 	npm test
 

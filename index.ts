@@ -11,7 +11,7 @@ import { Querier } from "./components/querier";
 import { SidecarService } from "./components/sidecarService";
 import { StackOutputHosts } from "./components/stackOutputHosts";
 import { VmSidecar } from "./components/vmSidecar";
-import { readStackConfig, vmSidecarSettings } from "./lib/config";
+import { readStackConfig } from "./lib/config";
 import { PART_OF_LABEL } from "./lib/project";
 
 const config = readStackConfig();
@@ -55,10 +55,12 @@ const vmSidecars = config.vms.map((vm, index) => {
   return new VmSidecar(
     vm.name,
     {
-      settings: vmSidecarSettings(vm),
-      connection: { host, port: vm.port, user: vm.user, privateKey: sshPrivateKey, hostKey: vm.hostKey, proxy: vm.proxy },
+      vm,
+      host,
       advertiseAddress: vm.advertiseAddress === undefined ? host : hosts.resolve(vm.advertiseAddress, `vms[${index}].advertiseAddress`),
-      thanos: { version: config.thanosVersion.text, download: config.thanosDownload },
+      sshPrivateKey,
+      thanosVersion: config.thanosVersion,
+      thanosDownload: config.thanosDownload,
       objstore: objstoreSettings,
       objstoreSecretKey,
       tls: sidecarTls,

@@ -1,38 +1,22 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { joinHostPort } from "../lib/address";
+import type { VmConfig } from "../lib/config";
 import type { QuerierEndpoint } from "../lib/endpoints";
 import type { ObjstoreSettings } from "../lib/objstore";
-import { joinHostPort } from "../lib/vm/address";
 import { vmSidecarCommands } from "../lib/vm/commands";
 import { sidecarSecrets, vmSidecarPayload } from "../lib/vm/payload";
-import type { ThanosDownload, VmSidecarSettings } from "../lib/vm/types";
+import type { VmStackSettings } from "../lib/vm/stackSettings";
 
-interface SshProxy {
-  host: string;
-  port: number;
-  user: string;
-  /** Pinned host key of the bastion ("ssh-ed25519 AAAA..."); without one it is not checked. */
-  hostKey?: string;
-}
-
-interface VmSshConnection {
+export interface VmSidecarArgs extends Pick<VmStackSettings, "thanosVersion" | "thanosDownload"> {
+  /** The VM's entry in the stack config. */
+  vm: VmConfig;
+  /** vm.host, resolved (it may name another stack's output). */
   host: pulumi.Input<string>;
-  port: number;
-  /** Not root: the scripts then run through `sudo -n`, so the user needs passwordless sudo. */
-  user: string;
-  /** Secret. Also used for the bastion. */
-  privateKey: pulumi.Input<string>;
-  /** Pinned host key ("ssh-ed25519 AAAA..."). The command provider checks host keys only when given one. */
-  hostKey?: string;
-  proxy?: SshProxy;
-}
-
-export interface VmSidecarArgs {
-  settings: VmSidecarSettings;
-  connection: VmSshConnection;
-  /** The address the querier dials; differs from connection.host when SSH goes through a public address. */
+  /** The address the querier dials; differs from host when SSH goes through a public address. */
   advertiseAddress: pulumi.Input<string>;
-  thanos: { version: string; download: ThanosDownload };
+  /** Secret. Also used for the bastion (vm.proxy). */
+  sshPrivateKey: pulumi.Input<string>;
   objstore: ObjstoreSettings;
   /** Secret. */
   objstoreSecretKey: pulumi.Input<string>;
@@ -44,16 +28,21 @@ export interface VmSidecarArgs {
 const DIAL_ERROR_LIMIT = 5;
 export const PER_DIAL_TIMEOUT_SECONDS = 10;
 
-function sshConnection(connection: VmSshConnection): command.types.input.remote.ConnectionArgs {
-  const privateKey = pulumi.secret(connection.privateKey);
+/**
+ * SSH as vm.user (not root: the scripts then run through `sudo -n`, so the user needs passwordless sudo). The command
+ * provider checks host keys only when given one (vm.hostKey, vm.proxy.hostKey).
+ */
+function sshConnection(args: VmSidecarArgs): command.types.input.remote.ConnectionArgs {
+  const privateKey = pulumi.secret(args.sshPrivateKey);
   const limits = { dialErrorLimit: DIAL_ERROR_LIMIT, perDialTimeout: PER_DIAL_TIMEOUT_SECONDS };
-  const { proxy } = connection;
+  const { vm } = args;
+  const { proxy } = vm;
   return {
-    host: connection.host,
-    port: connection.port,
-    user: connection.user,
+    host: args.host,
+    port: vm.port,
+    user: vm.user,
     privateKey,
-    hostKey: connection.hostKey,
+    hostKey: vm.hostKey,
     ...limits,
     proxy: proxy && { host: proxy.host, port: proxy.port, user: proxy.user, privateKey, hostKey: proxy.hostKey, ...limits },
   };
@@ -95,22 +84,20 @@ export class VmSidecar extends pulumi.ComponentResource {
 
   constructor(name: string, args: VmSidecarArgs, opts?: pulumi.ComponentResourceOptions) {
     super("thanos-global-view:vm:Sidecar", name, {}, opts);
-    const { settings } = args;
-    const connection = sshConnection(args.connection);
-    const commands = pulumi.output(args.connection.host).apply((host) =>
-      vmSidecarCommands({
-        settings,
-        thanos: args.thanos,
-        tls: args.tls !== undefined,
-        ssh: { host, port: args.connection.port, user: args.connection.user },
-        stack: { project: pulumi.getProject(), stack: pulumi.getStack() },
-      }),
-    );
+    const { vm } = args;
+    const connection = sshConnection(args);
+    const stack: VmStackSettings = {
+      thanosVersion: args.thanosVersion,
+      thanosDownload: args.thanosDownload,
+      tls: args.tls !== undefined,
+      owner: { project: pulumi.getProject(), stack: pulumi.getStack() },
+    };
+    const commands = pulumi.output(args.host).apply((host) => vmSidecarCommands(vm, host, stack));
 
     // vmSidecarCommands renders prometheusSetup exactly when configurePrometheus is set.
     const setupScript = commands.apply((rendered) => rendered.prometheusSetup ?? "");
     const prometheusSetup =
-      settings.configurePrometheus &&
+      vm.configurePrometheus &&
       new command.remote.Command(
         `${name}-prometheus-setup`,
         {
@@ -146,8 +133,8 @@ export class VmSidecar extends pulumi.ComponentResource {
     );
 
     const advertise = pulumi.output(args.advertiseAddress);
-    this.grpcAddress = advertise.apply((address) => joinHostPort(address, settings.grpcPort));
-    this.httpAddress = advertise.apply((address) => joinHostPort(address, settings.httpPort));
+    this.grpcAddress = advertise.apply((address) => joinHostPort(address, vm.grpcPort));
+    this.httpAddress = advertise.apply((address) => joinHostPort(address, vm.httpPort));
     this.endpoint = this.grpcAddress.apply((address) => ({ address, tls: args.tls !== undefined }));
     this.registerOutputs({ grpcAddress: this.grpcAddress, httpAddress: this.httpAddress, endpoint: this.endpoint });
   }

@@ -12,11 +12,9 @@ import {
   parseThanosVersion,
   type ThanosVersion,
 } from "./thanosVersion";
+import { joinHostPort } from "./address";
 import { clientTlsMode, serviceEndpointAddress, type QuerierEndpoint } from "./endpoints";
 import { PROJECT } from "./project";
-import { joinHostPort } from "./vm/address";
-import { DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE, DEFAULT_THANOS_URL_TEMPLATE } from "./vm/download";
-import type { VmSidecarSettings } from "./vm/types";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
@@ -201,6 +199,9 @@ const objstore = z.strictObject({
   createBucket: z.boolean().default(false),
 });
 
+const DEFAULT_THANOS_URL_TEMPLATE =
+  "https://github.com/thanos-io/thanos/releases/download/v{version}/thanos-{version}.linux-{arch}.tar.gz";
+const DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE = "https://github.com/thanos-io/thanos/releases/download/v{version}/sha256sums.txt";
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: "must be a sha256 in lower-case hex" });
 const thanosDownload = z.strictObject({
   urlTemplate: z.string().includes("{version}", { error: "must contain {version} (and usually {arch})" }).default(DEFAULT_THANOS_URL_TEMPLATE),
@@ -247,8 +248,10 @@ const schema = z.strictObject({
 });
 
 export type StackConfig = z.output<typeof schema>;
+/** One VM's entry: from here to the scripts rendered for it, the one type that describes a VM. */
 export type VmConfig = StackConfig["vms"][number];
 export type HostOrStackOutput = VmConfig["host"];
+export type ThanosDownload = StackConfig["thanosDownload"];
 
 /**
  * A host read from another stack's output, held to the rule a literal host follows (no port, no scheme). Outputs are
@@ -261,22 +264,6 @@ export function checkStackOutputHost(key: string, source: { stack: string; outpu
     ]);
   }
   return resolved;
-}
-
-/** What the VM side needs of a VM entry (the SSH and advertise settings go elsewhere). */
-export function vmSidecarSettings(vm: VmConfig): VmSidecarSettings {
-  return {
-    name: vm.name,
-    prometheusUrl: vm.prometheusUrl,
-    tsdbPath: vm.tsdbPath,
-    runAs: vm.runAs,
-    bindAddress: vm.bindAddress,
-    grpcPort: vm.grpcPort,
-    httpPort: vm.httpPort,
-    logLevel: vm.logLevel,
-    readyTimeoutSeconds: vm.readyTimeoutSeconds,
-    configurePrometheus: vm.configurePrometheus,
-  };
 }
 
 /** Keys whose values must be stored encrypted (`pulumi config set --secret`). */

@@ -1,14 +1,7 @@
-import type { ThanosArch, ThanosDownload } from "./types";
+import type { ThanosDownload } from "../config";
 
-export const DEFAULT_THANOS_URL_TEMPLATE =
-  "https://github.com/thanos-io/thanos/releases/download/v{version}/thanos-{version}.linux-{arch}.tar.gz";
-export const DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE =
-  "https://github.com/thanos-io/thanos/releases/download/v{version}/sha256sums.txt";
-
-export const DEFAULT_THANOS_DOWNLOAD: ThanosDownload = {
-  urlTemplate: DEFAULT_THANOS_URL_TEMPLATE,
-  sha256sumsUrlTemplate: DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE,
-};
+/** The CPU architectures Thanos publishes Linux releases for, as it names them. */
+type ThanosArch = "amd64" | "arm64";
 
 /** Where one arch's release comes from and how it is checked. */
 interface ThanosSource {
@@ -33,7 +26,7 @@ function expand(template: string, version: string, arch: ThanosArch): string {
   return template.replace(/\{version\}/g, version).replace(/\{arch\}/g, arch);
 }
 
-export function thanosSource(version: string, arch: ThanosArch, download: ThanosDownload): ThanosSource {
+function thanosSource(version: string, arch: ThanosArch, download: ThanosDownload): ThanosSource {
   assertThanosVersion(version);
   const pinned = download.sha256?.[arch] ?? "";
   if (pinned !== "" && !SHA256.test(pinned)) throw new Error(`pinned sha256 for ${arch} must be 64 lower-case hex digits`);

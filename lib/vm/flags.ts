@@ -1,22 +1,20 @@
-import { joinHostPort } from "./address";
+import { joinHostPort } from "../address";
+import type { VmConfig } from "../config";
 import { OBJSTORE_CONFIG_PATH, TLS_CA_PATH, TLS_CERT_PATH, TLS_KEY_PATH } from "./paths";
-import type { VmSidecarSettings } from "./types";
 
-export type SidecarFlagSettings = Pick<
-  VmSidecarSettings,
-  "tsdbPath" | "prometheusUrl" | "bindAddress" | "grpcPort" | "httpPort" | "logLevel"
->;
+/** What of a VM's entry the sidecar's flags come from. */
+export type SidecarFlagSettings = Pick<VmConfig, "tsdbPath" | "prometheusUrl" | "bindAddress" | "grpcPort" | "httpPort" | "logLevel">;
 
 /** Arguments of `thanos`, starting with the `sidecar` subcommand; TLS adds the gRPC server cert, key and client CA. */
-export function sidecarFlags(settings: SidecarFlagSettings, tls: boolean): string[] {
+export function sidecarFlags(vm: SidecarFlagSettings, tls: boolean): string[] {
   return [
     "sidecar",
-    `--log.level=${settings.logLevel}`,
-    `--tsdb.path=${settings.tsdbPath}`,
-    `--prometheus.url=${settings.prometheusUrl}`,
+    `--log.level=${vm.logLevel}`,
+    `--tsdb.path=${vm.tsdbPath}`,
+    `--prometheus.url=${vm.prometheusUrl}`,
     `--objstore.config-file=${OBJSTORE_CONFIG_PATH}`,
-    `--http-address=${joinHostPort(settings.bindAddress, settings.httpPort)}`,
-    `--grpc-address=${joinHostPort(settings.bindAddress, settings.grpcPort)}`,
+    `--http-address=${joinHostPort(vm.bindAddress, vm.httpPort)}`,
+    `--grpc-address=${joinHostPort(vm.bindAddress, vm.grpcPort)}`,
     ...(tls
       ? [
           `--grpc-server-tls-cert=${TLS_CERT_PATH}`,

@@ -6,10 +6,9 @@
  *   <entry> <base64>
  *   end
  *
- * The trailing `end` lets the script tell a complete payload from a truncated one.
+ * The trailing `end` lets the script tell a complete payload from a truncated one; scripts/lib/payload.sh reads it.
  */
 import { renderObjstoreYaml, type ObjstoreSettings } from "../objstore";
-import { bash } from "./shell";
 
 export const PAYLOAD_MAGIC = "thanos-global-view-payload v1";
 
@@ -38,29 +37,3 @@ export function vmSidecarPayload(secrets: VmSidecarSecrets): string {
   const redact = secrets.redact.filter((value) => value !== "").join("\n");
   return [PAYLOAD_MAGIC, entry("objstore.yml", secrets.objstoreYaml), ...tls, entry("redact", redact), "end", ""].join("\n");
 }
-
-/**
- * read_payload DIR: stdin's entries become files in DIR (0700); the `redact` entry fills REDACT (declared with the journal helpers). Decoding goes through
- * printf, a builtin, so no secret shows up in any process' arguments.
- */
-export const READ_PAYLOAD = bash`
-read_payload() {
-  local dir=$1 line name data ended=0
-  mkdir -m 0700 -- "$dir"
-  IFS= read -r line || die "no payload on stdin: the objstore config (and TLS files) must be piped to this script"
-  [[ $line == "$PAYLOAD_MAGIC" ]] || die "stdin does not hold a thanos-global-view payload (first line must be: $PAYLOAD_MAGIC)"
-  while read -r name data; do
-    case $name in
-      end)
-        ended=1
-        break
-        ;;
-      objstore.yml | tls-ca.crt | tls-server.crt | tls-server.key | redact) ;;
-      *) die "unknown entry in the payload on stdin: $name" ;;
-    esac
-    printf '%s' "$data" | base64 -d >"$dir/$name" 2>/dev/null || die "payload entry $name is not valid base64"
-  done
-  ((ended)) || die "the payload on stdin is truncated (no end line)"
-  if [[ -s $dir/redact ]]; then mapfile -t REDACT <"$dir/redact"; fi
-}
-`;

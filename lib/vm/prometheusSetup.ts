@@ -1,29 +1,18 @@
 /**
- * Opt-in setup of a Debian/Ubuntu packaged Prometheus for the sidecar: equal min/max block durations in
- * /etc/default/prometheus (ARGS) and external labels under `global:` in /etc/prometheus/prometheus.yml.
- * It only adds what is missing (and replaces the placeholder labels of Debian's sample config); a different value
- * already there is the user's to change by hand. Every edited file gets a timestamped backup, an edited
- * prometheus.yml must pass `promtool check config` before it replaces the original, and Prometheus restarts only
- * when something changed (and comes back from the backups if it then does not get ready). Deleting the stack leaves
- * these settings in place: they are Prometheus', not the sidecar's.
+ * The values of the opt-in Prometheus setup (configurePrometheus), which scripts/prometheus-setup.sh applies to a
+ * Debian/Ubuntu packaged Prometheus: block durations in /etc/default/prometheus, external labels in prometheus.yml.
  */
-import { HTTP, JOURNAL, MESSAGES, PRELUDE, PROMETHEUS_API, REQUIREMENTS } from "./bashLib";
+import type { VmConfig } from "../config";
 import { LOCK_PATH } from "./paths";
-import { CONTROL_CHARACTERS, bash, renderScript, type ScriptValue } from "./shell";
-import type { PrometheusSetup } from "./types";
+import { CONTROL_CHARACTERS, type ScriptValues } from "./shell";
+
+type PrometheusSetup = NonNullable<VmConfig["configurePrometheus"]>;
 
 const PROMETHEUS_DEFAULTS_FILE = "/etc/default/prometheus";
-export const PROMETHEUS_CONFIG_FILE = "/etc/prometheus/prometheus.yml";
+const PROMETHEUS_CONFIG_FILE = "/etc/prometheus/prometheus.yml";
 const PROMETHEUS_UNIT = "prometheus.service";
 /** WAL replay after a restart can take minutes on a big TSDB. */
 const MIN_PROMETHEUS_READY_SECONDS = 300;
-
-export interface PrometheusSetupInput {
-  vmName: string;
-  prometheusUrl: string;
-  setup: PrometheusSetup;
-  readyTimeoutSeconds: number;
-}
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
@@ -41,271 +30,23 @@ function assertSetup(setup: PrometheusSetup): void {
   }
 }
 
-const FLAGS = bash`
-# Reads the one ARGS="..." line into NEW_ARGS; other forms (several lines, quotes inside) are left to the user.
-read_args() {
-  local line re='^ARGS="([^"]*)"[[:space:]]*$' found=0
-  while IFS= read -r line || [[ -n $line ]]; do
-    [[ $line =~ ^[[:space:]]*ARGS= ]] || continue
-    ((found == 0)) || die "$DEFAULTS_FILE sets ARGS more than once: add $WANTED_FLAGS by hand"
-    [[ $line =~ $re ]] || die "$DEFAULTS_FILE has an ARGS line this tool does not edit ($line): add $WANTED_FLAGS by hand"
-    NEW_ARGS=\${BASH_REMATCH[1]}
-    found=1
-  done <"$DEFAULTS_FILE"
-}
-# Appends --$1=BLOCK_DURATION to NEW_ARGS unless the flag is there; with another value it is the user's call.
-add_flag() {
-  local re="(^|[[:space:]])--\${1//./[.]}(=|[[:space:]]+)([^[:space:]]+)"
-  if [[ $NEW_ARGS =~ $re ]]; then
-    [[ \${BASH_REMATCH[3]} == "$BLOCK_DURATION" ]] ||
-      die "$DEFAULTS_FILE already sets --$1=\${BASH_REMATCH[3]}, not $BLOCK_DURATION: edit it by hand ($WANTED_FLAGS), then run again"
-  else
-    NEW_ARGS="\${NEW_ARGS:+$NEW_ARGS }--$1=$BLOCK_DURATION"
-  fi
-}
-render_defaults() {
-  local line replaced=0
-  while IFS= read -r line || [[ -n $line ]]; do
-    if [[ $line =~ ^[[:space:]]*ARGS= ]]; then
-      printf 'ARGS="%s"\n' "$NEW_ARGS"
-      replaced=1
-    else
-      printf '%s\n' "$line"
-    fi
-  done <"$DEFAULTS_FILE"
-  if ((!replaced)); then printf 'ARGS="%s"\n' "$NEW_ARGS"; fi
-}
-plan_flags() {
-  local before
-  read_args
-  before=$NEW_ARGS
-  add_flag storage.tsdb.min-block-duration
-  add_flag storage.tsdb.max-block-duration
-  [[ $NEW_ARGS != "$before" ]] || return 0
-  new_candidate "$DEFAULTS_FILE"
-  render_defaults >"$DEFAULTS_FILE$CANDIDATE_SUFFIX"
-}
-`;
-
-const LABELS = bash`
-# An existing label value as a plain string: quotes and a trailing comment removed.
-yaml_scalar() {
-  local raw=$1 dq='^"([^"\\]*)"[[:space:]]*(#.*)?$' sq="^'([^']*)'[[:space:]]*(#.*)?\$"
-  if [[ $raw =~ $dq || $raw =~ $sq ]]; then
-    printf '%s' "\${BASH_REMATCH[1]}"
-    return 0
-  fi
-  raw=\${raw%%[[:space:]]#*}
-  printf '%s' "\${raw%"\${raw##*[![:space:]]}"}"
-}
-# Reads the block-style external_labels at line $1: EXISTING_LABELS gets sorted name=value lines, LABELS_END the
-# index after the last label. Flow style ({...}) is left to the user.
-read_existing_labels() {
-  local i indent name value found=() item='^([[:space:]]+)([A-Za-z_][A-Za-z0-9_]*):[[:space:]]*(.*)$'
-  [[ \${LINES[$1]} =~ ^([[:space:]]*)external_labels:[[:space:]]*(#.*)?$ ]] ||
-    die "$PROMETHEUS_CONFIG writes external_labels in a form this tool does not read: make them $WANTED_LABELS by hand"
-  indent=\${#BASH_REMATCH[1]}
-  LABELS_END=$(($1 + 1))
-  for ((i = $1 + 1; i < \${#LINES[@]}; i++)); do
-    if [[ \${LINES[i]} =~ ^[[:space:]]*(#.*)?$ ]]; then continue; fi
-    if ! [[ \${LINES[i]} =~ $item ]] || ((\${#BASH_REMATCH[1]} <= indent)); then break; fi
-    name=\${BASH_REMATCH[2]} value=\${BASH_REMATCH[3]}
-    found+=("$name=$(yaml_scalar "$value")")
-    LABELS_END=$((i + 1))
-  done
-  EXISTING_LABELS=$(printf '%s\n' \${found[@]+"\${found[@]}"} | sort)
-}
-wanted_labels() {
-  local i
-  for i in "\${!LABEL_NAMES[@]}"; do printf '%s=%s\n' "\${LABEL_NAMES[i]}" "\${LABEL_VALUES[i]}"; done
-}
-# Labels already there must be exactly the wanted ones: they identify this Prometheus in every query and block.
-# The one exception is the placeholder {monitor: 'example'} of Debian's sample prometheus.yml, which is replaced.
-plan_existing_labels() {
-  local want
-  read_existing_labels "$1"
-  want=$(wanted_labels | sort)
-  [[ $EXISTING_LABELS != "$want" ]] || return 0
-  [[ $EXISTING_LABELS == "$DEBIAN_SAMPLE_LABELS" ]] ||
-    die "$PROMETHEUS_CONFIG already has other external_labels (\${EXISTING_LABELS//$'\n'/, }) than the wanted $WANTED_LABELS: edit them by hand, then run again"
-  log "replacing the external_labels of Debian's sample config (monitor: example) with $WANTED_LABELS"
-  new_candidate "$PROMETHEUS_CONFIG"
-  replace_labels "$1" "$LABELS_END" >"$PROMETHEUS_CONFIG$CANDIDATE_SUFFIX"
-  check_candidate_config "$PROMETHEUS_CONFIG$CANDIDATE_SUFFIX"
-}
-label_block() {
-  local i
-  printf '%sexternal_labels:\n' "$1"
-  for i in "\${!LABEL_NAMES[@]}"; do printf '%s%s%s: %s\n' "$1" "$1" "\${LABEL_NAMES[i]}" "\${LABEL_YAML[i]}"; done
-}
-# The indentation global:'s first entry uses, so the inserted block matches the file's style.
-child_indent() {
-  local i
-  for ((i = $1 + 1; i < \${#LINES[@]}; i++)); do
-    if [[ \${LINES[i]} =~ ^[[:space:]]*(#.*)?$ ]]; then continue; fi
-    if [[ \${LINES[i]} =~ ^([[:space:]]+) ]]; then
-      printf '%s' "\${BASH_REMATCH[1]}"
-      return 0
-    fi
-    break
-  done
-  printf '  '
-}
-replace_labels() { # the lines [$1, $2) hold the labels to replace
-  local i
-  [[ \${LINES[$1]} =~ ^([[:space:]]*) ]]
-  local indent=\${BASH_REMATCH[1]}
-  for i in "\${!LINES[@]}"; do
-    if ((i == $1)); then label_block "$indent"; fi
-    if ((i < $1 || i >= $2)); then printf '%s\n' "\${LINES[i]}"; fi
-  done
-}
-render_config() { # global: line index or -1
-  local i indent
-  if (($1 < 0)); then
-    printf 'global:\n'
-    label_block '  '
-    printf '%s\n' "\${LINES[@]}"
-    return 0
-  fi
-  indent=$(child_indent "$1")
-  for i in "\${!LINES[@]}"; do
-    printf '%s\n' "\${LINES[i]}"
-    if ((i == $1)); then label_block "$indent"; fi
-  done
-}
-plan_labels() {
-  local i global=-1
-  mapfile -t LINES <"$PROMETHEUS_CONFIG"
-  for i in "\${!LINES[@]}"; do
-    if [[ \${LINES[i]} =~ ^[[:space:]]*external_labels: ]]; then
-      plan_existing_labels "$i"
-      return 0
-    fi
-  done
-  for i in "\${!LINES[@]}"; do
-    if [[ \${LINES[i]} =~ ^global:[[:space:]]*(#.*)?$ ]]; then
-      global=$i
-      break
-    fi
-    [[ ! \${LINES[i]} =~ ^global: ]] || die "$PROMETHEUS_CONFIG writes global: in flow style: add external_labels: $WANTED_LABELS by hand"
-  done
-  new_candidate "$PROMETHEUS_CONFIG"
-  render_config "$global" >"$PROMETHEUS_CONFIG$CANDIDATE_SUFFIX"
-  check_candidate_config "$PROMETHEUS_CONFIG$CANDIDATE_SUFFIX"
-}
-# Checked before it replaces anything, so a rejected edit leaves the original untouched.
-check_candidate_config() {
-  local out
-  out=$(promtool check config "$1" 2>&1) ||
-    die "promtool rejects $PROMETHEUS_CONFIG with external_labels added, so nothing was changed: \${out//$'\n'/; }"
-}
-`;
-
-const MAIN = bash`
-readonly CANDIDATE_SUFFIX=.thanos-global-view.new
-readonly DEBIAN_SAMPLE_LABELS=monitor=example
-readonly WANTED_FLAGS="--storage.tsdb.min-block-duration=$BLOCK_DURATION --storage.tsdb.max-block-duration=$BLOCK_DURATION"
-NEW_ARGS="" EDITED=() BACKUPS=() LINES=() EXISTING_LABELS="" LABELS_END=0
-# A copy beside the original (same owner and mode), filled by the caller, renamed over the original on apply.
-new_candidate() {
-  cp -p -- "$1" "$1$CANDIDATE_SUFFIX"
-  EDITED+=("$1")
-}
-remove_candidates() {
-  local file
-  for file in \${EDITED[@]+"\${EDITED[@]}"}; do rm -f -- "$file$CANDIDATE_SUFFIX"; done
-}
-install_candidates() {
-  local file stamp
-  stamp=$(date +%Y%m%dT%H%M%S)
-  for file in "\${EDITED[@]}"; do
-    cp -p -- "$file" "$file.thanos-global-view-$stamp.bak"
-    BACKUPS+=("$file.thanos-global-view-$stamp.bak")
-    mv -f -- "$file$CANDIDATE_SUFFIX" "$file"
-  done
-  log "edited $(comma_list "\${EDITED[@]}") (backups: $(comma_list "\${BACKUPS[@]}"))"
-}
-restore_backups() {
-  local i
-  for i in "\${!EDITED[@]}"; do cp -p -- "\${BACKUPS[i]}" "\${EDITED[i]}"; done
-}
-restart_prometheus() {
-  local started
-  started=$(date '+%Y-%m-%d %H:%M:%S')
-  if systemctl restart "$PROMETHEUS_UNIT" && wait_http_ok "\${PROMETHEUS_URL%/}/-/ready" "$READY_TIMEOUT_SECONDS"; then
-    return 0
-  fi
-  show_journal "$PROMETHEUS_UNIT" "$started"
-  return 1
-}
-# After a restart the running Prometheus must show what the files now say; if not, it does not read these files.
-verify_running() {
-  check_running_prometheus warn ||
-    die "restarted $PROMETHEUS_UNIT, but the Prometheus at $PROMETHEUS_URL still does not run with $WANTED_FLAGS and external labels $WANTED_LABELS (warning above): check that prometheusUrl is this VM's packaged Prometheus and that $PROMETHEUS_UNIT reads $DEFAULTS_FILE"
-}
-main() {
-  require_root
-  take_lock
-  require_tools curl systemctl journalctl promtool sort cp mv date
-  require_systemd
-  [[ -f $DEFAULTS_FILE && -f $PROMETHEUS_CONFIG ]] ||
-    die "configurePrometheus handles the Debian/Ubuntu prometheus package ($DEFAULTS_FILE and $PROMETHEUS_CONFIG), not found here: set $WANTED_FLAGS and external_labels $WANTED_LABELS by hand, and turn configurePrometheus off"
-  trap remove_candidates EXIT
-  plan_flags
-  plan_labels
-  if ((\${#EDITED[@]} == 0)); then
-    if check_running_prometheus true; then
-      log "Prometheus already has $WANTED_FLAGS and external labels: nothing changed"
-      return 0
-    fi
-    log "$DEFAULTS_FILE and $PROMETHEUS_CONFIG are right, but the running Prometheus is not: restarting $PROMETHEUS_UNIT"
-    restart_prometheus || die "$PROMETHEUS_UNIT did not get ready at $PROMETHEUS_URL within \${READY_TIMEOUT_SECONDS}s"
-    verify_running
-    return 0
-  fi
-  install_candidates
-  if restart_prometheus; then
-    verify_running
-    log "restarted $PROMETHEUS_UNIT with $WANTED_FLAGS and external labels $WANTED_LABELS: ready"
-    return 0
-  fi
-  restore_backups
-  if restart_prometheus; then
-    die "Prometheus did not get ready with the new settings within \${READY_TIMEOUT_SECONDS}s; restored $(comma_list "\${EDITED[@]}") from the backups and it runs again"
-  fi
-  die "Prometheus did not get ready with the new settings within \${READY_TIMEOUT_SECONDS}s; restored $(comma_list "\${EDITED[@]}") from the backups, but it is not ready either: see journalctl -u $PROMETHEUS_UNIT"
-}
-`;
-
-/** Every function of the setup script; the script itself calls main. */
-export const PROMETHEUS_SETUP_FUNCTIONS = [PRELUDE, MESSAGES, REQUIREMENTS, HTTP, PROMETHEUS_API, JOURNAL, FLAGS, LABELS, MAIN].join("");
-
-/** The setup script's variables; the paths are parameters so tests can point them at scratch files. */
-export function prometheusSetupVariables(
-  input: PrometheusSetupInput,
-  paths = { defaultsFile: PROMETHEUS_DEFAULTS_FILE, configFile: PROMETHEUS_CONFIG_FILE, lock: LOCK_PATH },
-): Record<string, ScriptValue> {
-  assertSetup(input.setup);
-  const labels = Object.entries(input.setup.externalLabels);
+/** The values of a VM's Prometheus setup script, as scripts/values/prometheus-setup.sh declares them. */
+export function prometheusSetupValues(vm: Pick<VmConfig, "name" | "prometheusUrl" | "readyTimeoutSeconds">, setup: PrometheusSetup): ScriptValues {
+  assertSetup(setup);
+  const labels = Object.entries(setup.externalLabels);
   return {
-    VM_NAME: input.vmName,
-    PROMETHEUS_URL: input.prometheusUrl,
-    LOCK_PATH: paths.lock,
-    DEFAULTS_FILE: paths.defaultsFile,
-    PROMETHEUS_CONFIG: paths.configFile,
+    VM_NAME: vm.name,
+    PROMETHEUS_URL: vm.prometheusUrl,
     PROMETHEUS_UNIT,
-    BLOCK_DURATION: input.setup.blockDuration,
+    DEFAULTS_FILE: PROMETHEUS_DEFAULTS_FILE,
+    PROMETHEUS_CONFIG: PROMETHEUS_CONFIG_FILE,
+    LOCK_PATH,
+    BLOCK_DURATION: setup.blockDuration,
     LABEL_NAMES: labels.map(([name]) => name),
     LABEL_VALUES: labels.map(([, value]) => value),
     // JSON strings are valid YAML double-quoted scalars.
     LABEL_YAML: labels.map(([, value]) => JSON.stringify(value)),
     WANTED_LABELS: `{${labels.map(([name, value]) => `${name}: ${JSON.stringify(value)}`).join(", ")}}`,
-    READY_TIMEOUT_SECONDS: Math.max(input.readyTimeoutSeconds, MIN_PROMETHEUS_READY_SECONDS),
+    READY_TIMEOUT_SECONDS: Math.max(vm.readyTimeoutSeconds, MIN_PROMETHEUS_READY_SECONDS),
   };
-}
-
-export function renderPrometheusSetupScript(input: PrometheusSetupInput): string {
-  const title = `thanos-global-view Prometheus setup for VM ${input.vmName}`;
-  return renderScript(title, prometheusSetupVariables(input), `${PROMETHEUS_SETUP_FUNCTIONS}main\n`);
 }

@@ -1,7 +1,11 @@
 /**
- * Building blocks for the bash run on VMs. Script bodies are constant text; every configured value enters through
- * a quoted `readonly` assignment at the top (renderScript), so no value can change a script's syntax.
+ * The bash run on VMs: the .sh files in scripts/, rendered into one self-contained script each. An entry script
+ * (install.sh, ...) `source`s the library files it needs and one values stub (values/*.sh) declaring the values it
+ * is given. Rendering inlines every sourced file once, in the order written, and puts one quoted `readonly`
+ * assignment per value where the stub was: the code is constant text, so no value can change a script's syntax.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 
 /** A control character (C0 or DEL): values that end up in unit files, YAML or script comments must not hold one. */
 export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
@@ -11,52 +15,128 @@ export function shQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/**
- * Template tag for bash text written inside TypeScript: the text is taken raw (backslashes stay as written), and
- * `\${` and `` \` `` become `${` and `` ` ``. It takes no substitutions, so values cannot slip into a body.
- */
-export function bash(strings: TemplateStringsArray): string {
-  return strings.raw.join("").replace(/\\\$\{/g, "${").replace(/\\`/g, "`");
+/** The entry scripts, by the name of their file in scripts/. */
+export type VmScript = "install" | "delete" | "preflight" | "prometheus-setup";
+
+type ScriptValue = string | number | boolean | readonly string[];
+export type ScriptValues = Record<string, ScriptValue>;
+
+const SCRIPTS_DIR = path.join(__dirname, "scripts");
+
+/** The files under scripts/ by their path there; they are part of the program, so they are read once. */
+const SCRIPT_FILES: ReadonlyMap<string, string> = new Map(
+  fs
+    .readdirSync(SCRIPTS_DIR, { recursive: true, encoding: "utf8" })
+    .filter((name) => name.endsWith(".sh"))
+    .map((name) => [name.split(path.sep).join("/"), fs.readFileSync(path.join(SCRIPTS_DIR, name), "utf8")]),
+);
+
+const SHEBANG = "#!/bin/bash";
+/** The first line of every sourced file, so that shellcheck knows the shell of a file checked alone. */
+const LIBRARY_FIRST_LINE = /^# shellcheck shell=bash(?: |$)/;
+const SOURCE_LINE = /^source ([a-z0-9-]+(?:\/[a-z0-9-]+)*\.sh)$/;
+const ANY_SOURCE_LINE = /^(?:source|\.) /;
+const STUB_DIR = "values/";
+/** One declaration in a stub: readonly NAME='' (text), NAME=0 (integer; booleans are 1 or 0), -a NAME=() (array). */
+const DECLARATION = /^readonly (?:-a )?([A-Z][A-Z0-9_]*)=(''|0|\(\))(?: +#.*)?$/;
+
+type ValueKind = "text" | "integer" | "array";
+const DECLARED_KIND: Record<string, ValueKind> = { "''": "text", "0": "integer", "()": "array" };
+
+/** The lines of a file under scripts/, without the empty one after its final newline. */
+function scriptLines(name: string): string[] {
+  const text = SCRIPT_FILES.get(name);
+  if (text === undefined) throw new Error(`no script file ${name} in ${SCRIPTS_DIR}`);
+  return text.replace(/\n$/, "").split("\n");
 }
 
-export type ScriptValue = string | number | boolean | readonly string[];
+function kindOf(value: ScriptValue): ValueKind {
+  if (typeof value === "string") return "text";
+  if (typeof value === "number" || typeof value === "boolean") return "integer";
+  return "array";
+}
 
-const VARIABLE_NAME = /^[A-Z][A-Z0-9_]*$/;
+/** What a stub declares; anything but comments and declarations in it is refused. */
+function stubDeclarations(stub: string): Map<string, ValueKind> {
+  const declared = new Map<string, ValueKind>();
+  for (const line of scriptLines(stub)) {
+    if (line === "" || line.startsWith("#")) continue;
+    const match = DECLARATION.exec(line);
+    if (!match || (line.startsWith("readonly -a ") !== (match[2] === "()"))) throw new Error(`${stub}: not a value declaration: ${line}`);
+    declared.set(match[1], DECLARED_KIND[match[2]]);
+  }
+  return declared;
+}
+
+/** The values must be exactly those the stub declares, each of the declared kind. */
+function checkValues(script: string, stub: string, values: ScriptValues): void {
+  const declared = stubDeclarations(stub);
+  for (const [name, value] of Object.entries(values)) {
+    const kind = declared.get(name);
+    if (kind === undefined) throw new Error(`${script}: value ${name} is not declared in ${stub}`);
+    if (kind !== kindOf(value)) throw new Error(`${script}: value ${name} must be ${kind}, as ${stub} declares it, not ${kindOf(value)}`);
+  }
+  const missing = [...declared.keys()].filter((name) => !(name in values));
+  if (missing.length > 0) throw new Error(`${script}: ${stub} declares ${missing.join(", ")}, but no value was given`);
+}
 
 function assignment(name: string, value: ScriptValue): string {
-  if (!VARIABLE_NAME.test(name)) throw new Error(`bad script variable name ${name}`);
   if (typeof value === "boolean") return `readonly ${name}=${value ? 1 : 0}`;
   if (typeof value === "number") {
-    if (!Number.isSafeInteger(value)) throw new Error(`script variable ${name} must be an integer, got ${value}`);
+    if (!Number.isSafeInteger(value)) throw new Error(`script value ${name} must be an integer, got ${value}`);
     return `readonly ${name}=${value}`;
   }
   if (typeof value === "string") return `readonly ${name}=${shQuote(value)}`;
   return `readonly -a ${name}=(${value.map(shQuote).join(" ")})`;
 }
 
-/** Whether the body mentions the variable at all ($NAME, ${NAME...}, or bare inside (( ))). */
-function references(body: string, name: string): boolean {
-  return new RegExp(`(?<![A-Za-z0-9_])${name}(?![A-Za-z0-9_])`).test(body);
+/** Whether the code mentions the variable at all ($NAME, ${NAME...}, or bare inside (( ))). */
+function references(code: string, name: string): boolean {
+  return new RegExp(`(?<![A-Za-z0-9_])${name}(?![A-Za-z0-9_])`).test(code);
 }
 
 /**
- * A complete script: the title comment, then one quoted assignment per variable the body uses (unused ones are left
- * out, so shellcheck sees no dead variables), then the body.
+ * One script as bash receives it: the entry with its sourced files inlined, each once, and the values in place of
+ * the stub. Only the values the code uses get an assignment, so shellcheck sees no dead variables.
  */
-export function renderScript(title: string, variables: Record<string, ScriptValue>, body: string): string {
-  const header = Object.entries(variables)
-    .filter(([name]) => references(body, name))
+export function renderScript(script: VmScript, values: ScriptValues): string {
+  const entry = `${script}.sh`;
+  const lines = scriptLines(entry);
+  if (lines[0] !== SHEBANG) throw new Error(`${entry} must start with ${SHEBANG}`);
+  const beforeStub: string[] = [];
+  const afterStub: string[] = [];
+  let stub: string | undefined;
+  const inlined = new Set<string>();
+  for (const line of lines) {
+    const out = stub === undefined ? beforeStub : afterStub;
+    const source = SOURCE_LINE.exec(line)?.[1];
+    if (source === undefined) {
+      if (ANY_SOURCE_LINE.test(line)) throw new Error(`${entry}: source takes a plain path under scripts/: ${line}`);
+      out.push(line);
+    } else if (source.startsWith(STUB_DIR)) {
+      if (stub !== undefined) throw new Error(`${entry} sources two values stubs, ${stub} and ${source}`);
+      stub = source;
+    } else if (!inlined.has(source)) {
+      inlined.add(source);
+      const [first, ...rest] = scriptLines(source);
+      if (!LIBRARY_FIRST_LINE.test(first)) throw new Error(`${source} must start with "# shellcheck shell=bash"`);
+      if (rest.some((restLine) => ANY_SOURCE_LINE.test(restLine))) throw new Error(`${source} sources a file: only entry scripts do`);
+      out.push(`# ${source}`, ...rest);
+    }
+  }
+  if (stub === undefined) throw new Error(`${entry} sources no values stub (${STUB_DIR}*.sh)`);
+  checkValues(entry, stub, values);
+  const code = [...beforeStub, ...afterStub].join("\n");
+  const header = Object.entries(values)
+    .filter(([name]) => references(code, name))
     .map(([name, value]) => assignment(name, value));
-  const comment = title.replace(new RegExp(CONTROL_CHARACTERS.source, "g"), " ");
   return [
-    "#!/bin/bash",
-    `# ${comment}`,
-    "# Rendered by thanos-global-view: values are set here, the code below is fixed.",
+    ...beforeStub,
+    `# The values for this VM, set by thanos-global-view in place of ${stub}; the code around them is fixed.`,
     "# shellcheck disable=SC2016 # the values are literal text, $ and ` included",
-    "{",
-    ...header,
-    "}",
-    body,
+    ...(header.length > 0 ? ["{", ...header, "}"] : []),
+    ...afterStub,
+    "",
   ].join("\n");
 }
 

@@ -1,14 +1,7 @@
 import { sidecarFlags, type SidecarFlagSettings } from "./flags";
+import { thanosBinaryPath } from "./paths";
 import { CONTROL_CHARACTERS } from "./shell";
-
-export interface SidecarUnitInput {
-  /** Absolute path of the thanos binary. */
-  binary: string;
-  settings: SidecarFlagSettings;
-  tls: boolean;
-  /** The sidecar's user: the TSDB owner (it writes thanos.shipper.json and hard-links blocks there). */
-  user: string;
-}
+import type { VmStackSettings } from "./stackSettings";
 
 const PLAIN_UNIT_WORD = /^[A-Za-z0-9_@%+=:,./[\]-]+$/;
 
@@ -26,7 +19,7 @@ function unitWord(value: string): string {
 }
 
 /** One ExecStart argument: as unitWord, and `$` doubled so systemd does not expand environment variables. */
-export function execArg(value: string): string {
+function execArg(value: string): string {
   return unitWord(value.replace(/\$/g, "$$$$"));
 }
 
@@ -40,11 +33,15 @@ function privateTmp(tsdbPath: string): string {
   return /^\/(var\/)?tmp(\/|$)/.test(tsdbPath) ? "no" : "yes";
 }
 
-/** The thanos-sidecar.service unit: runs as the TSDB owner, may write only the TSDB directory, no privileges. */
-export function renderSidecarUnit(input: SidecarUnitInput): string {
-  assertSingleLine(input.user);
-  const { tsdbPath } = input.settings;
-  const command = [input.binary, ...sidecarFlags(input.settings, input.tls)].map(execArg).join(" \\\n    ");
+/**
+ * The thanos-sidecar.service unit: runs the stack's Thanos version as `user`, the TSDB owner (it writes
+ * thanos.shipper.json and hard-links blocks there), may write only the TSDB directory, no privileges.
+ */
+export function renderSidecarUnit(vm: SidecarFlagSettings, stack: Pick<VmStackSettings, "thanosVersion" | "tls">, user: string): string {
+  assertSingleLine(user);
+  const { tsdbPath } = vm;
+  const binary = thanosBinaryPath(stack.thanosVersion.text);
+  const command = [binary, ...sidecarFlags(vm, stack.tls)].map(execArg).join(" \\\n    ");
   return `# Managed by thanos-global-view (Pulumi): the next "pulumi up" overwrites local changes.
 [Unit]
 Description=Thanos sidecar beside this VM's Prometheus (thanos-global-view)
@@ -54,7 +51,7 @@ After=network-online.target prometheus.service
 
 [Service]
 Type=simple
-User=${input.user}
+User=${user}
 ExecStart=${command}
 Restart=on-failure
 RestartSec=5s

@@ -7,11 +7,12 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
+import { runCommand } from "../harness/command";
 import { REPO_ROOT } from "../repo";
 import { startGlobalViewSandbox, type GlobalViewSandbox } from "./globalView";
 import { bootConfig, committedConfig, type ConfigValues } from "./stackConfig";
 import { freePorts, LOOPBACK } from "./ports";
-import { runCommand, runForStdout, waitFor, type ProcessRegistry } from "./process";
+import { runForStdout, waitFor, type ProcessRegistry } from "./process";
 import { querierArgsOnHost, queryStores, startQuerier, thanosBinary, thanosReleaseDir, type HostThanos, type StoreStatus } from "./thanos";
 
 /** A hung pulumi (e.g. an SSH dial that never gives up) is killed after this long. */

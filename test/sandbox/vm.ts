@@ -7,9 +7,10 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { runCommand } from "../harness/command";
 import { REPO_ROOT } from "../repo";
 import { isListening } from "./ports";
-import { runCommand, runForStdout, sleep, tailOfFile } from "./process";
+import { runForStdout, sleep, tailOfFile } from "./process";
 import { renderPrometheusConfig } from "./prometheus";
 
 

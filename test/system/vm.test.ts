@@ -5,7 +5,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import { after, before, test } from "node:test";
 import * as YAML from "yaml";
-import { runCommand } from "../sandbox/process";
+import { runCommand } from "../harness/command";
 import { Vm } from "../sandbox/vm";
 import { OPENSSH_PRIVATE_KEY_HEADER } from "../fixtures/fakeKeys";
 

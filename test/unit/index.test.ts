@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { byType, isSecretInput, recorded, reveal, runProgram, stackOutputs, valueOf } from "../harness/mocks";
-import { parsePayload } from "./vm-fixtures";
+import { parsePayload } from "../harness/vm";
 import { FAKE_SSH_KEY_MARKER } from "../fixtures/fakeKeys";
 import { FAKE_CA_CERT, FAKE_CERT, FAKE_OBJSTORE_SECRET, FAKE_QUERIER_TLS_KEY, FAKE_SIDECAR_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY, referenceConfig, REFERENCE_QUERIER_ARGS_0_34_1, REFERENCE_SECRET_KEYS, tlsConfig, VM_HOST_KEY } from "../harness/configs";
 

@@ -1,17 +1,21 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { joinHostPort, sidecarReadyUrl } from "../../lib/vm/address";
-import { ownershipToken, vmSidecarCommands } from "../../lib/vm/commands";
-import { DEFAULT_THANOS_DOWNLOAD, thanosSource } from "../../lib/vm/download";
+import { joinHostPort, sidecarReadyUrl } from "../../lib/address";
+import { parseThanosVersion } from "../../lib/thanosVersion";
+import { vmSidecarCommands } from "../../lib/vm/commands";
+import { thanosSources } from "../../lib/vm/download";
 import { sidecarFlags } from "../../lib/vm/flags";
 import { vmSidecarPayload } from "../../lib/vm/payload";
+import { prometheusSetupValues } from "../../lib/vm/prometheusSetup";
 import { renderScript, shQuote } from "../../lib/vm/shell";
-import { execArg, renderSidecarUnit } from "../../lib/vm/unit";
-import { COMMAND_INPUT, SETTINGS, parsePayload, run, scriptOf } from "./vm-fixtures";
+import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
+import { renderSidecarUnit } from "../../lib/vm/unit";
+import { runCommand } from "../harness/command";
+import { parsePayload, scriptOf, scriptValue, STACK, VM, VM_HOST } from "../harness/vm";
 
 describe("sidecarFlags", () => {
   it("renders the sidecar's flags from the settings", () => {
-    assert.deepEqual(sidecarFlags(SETTINGS, false), [
+    assert.deepEqual(sidecarFlags(VM, false), [
       "sidecar",
       "--log.level=info",
       "--tsdb.path=/var/lib/prometheus/metrics2",
@@ -23,7 +27,7 @@ describe("sidecarFlags", () => {
   });
 
   it("adds the gRPC server TLS files when TLS is on", () => {
-    assert.deepEqual(sidecarFlags(SETTINGS, true).slice(-3), [
+    assert.deepEqual(sidecarFlags(VM, true).slice(-3), [
       "--grpc-server-tls-cert=/etc/thanos-global-view/tls/server.crt",
       "--grpc-server-tls-key=/etc/thanos-global-view/tls/server.key",
       "--grpc-server-tls-client-ca=/etc/thanos-global-view/tls/ca.crt",
@@ -31,7 +35,7 @@ describe("sidecarFlags", () => {
   });
 
   it("brackets IPv6 bind addresses", () => {
-    const flags = sidecarFlags({ ...SETTINGS, bindAddress: "::", grpcPort: 19091, httpPort: 19092 }, false);
+    const flags = sidecarFlags({ ...VM, bindAddress: "::", grpcPort: 19091, httpPort: 19092 }, false);
     assert.ok(flags.includes("--grpc-address=[::]:19091"));
     assert.ok(flags.includes("--http-address=[::]:19092"));
   });
@@ -52,15 +56,15 @@ describe("addresses", () => {
 });
 
 describe("renderSidecarUnit", () => {
-  const unit = renderSidecarUnit({ binary: "/opt/thanos-global-view/thanos-0.42.4/thanos", settings: SETTINGS, tls: false, user: "prometheus" });
+  const unit = renderSidecarUnit(VM, STACK, "prometheus");
 
-  it("runs the versioned binary with the sidecar flags as the given user", () => {
+  it("runs the stack's Thanos version with the sidecar flags as the given user", () => {
     assert.match(unit, /^User=prometheus$/m);
     assert.match(
       unit,
       /^ExecStart=\/opt\/thanos-global-view\/thanos-0\.42\.4\/thanos \\\n {4}sidecar \\\n {4}--log\.level=info \\\n {4}--tsdb\.path=\/var\/lib\/prometheus\/metrics2 \\$/m,
     );
-    for (const flag of sidecarFlags(SETTINGS, false)) assert.ok(unit.includes(`    ${flag}`), `missing ${flag}`);
+    for (const flag of sidecarFlags(VM, false)) assert.ok(unit.includes(`    ${flag}`), `missing ${flag}`);
     assert.match(unit, /^Restart=on-failure$/m);
     assert.match(unit, /^WantedBy=multi-user\.target$/m);
   });
@@ -86,24 +90,30 @@ describe("renderSidecarUnit", () => {
   });
 
   it("keeps a TSDB under /home writable and one under /tmp visible", () => {
-    const home = renderSidecarUnit({ binary: "/b", settings: { ...SETTINGS, tsdbPath: "/home/prom/data" }, tls: false, user: "prom" });
+    const home = renderSidecarUnit({ ...VM, tsdbPath: "/home/prom/data" }, STACK, "prom");
     assert.match(home, /^ProtectHome=read-only$/m);
-    const tmp = renderSidecarUnit({ binary: "/b", settings: { ...SETTINGS, tsdbPath: "/var/tmp/prom" }, tls: false, user: "prom" });
+    const tmp = renderSidecarUnit({ ...VM, tsdbPath: "/var/tmp/prom" }, STACK, "prom");
     assert.match(tmp, /^PrivateTmp=no$/m);
   });
 
   it("escapes systemd specifiers, variables and spaces in arguments", () => {
-    assert.equal(execArg("--prometheus.url=http://h:9090/a%20b"), "--prometheus.url=http://h:9090/a%%20b");
-    assert.equal(execArg("--tsdb.path=/data/$HOME"), '"--tsdb.path=/data/$$HOME"');
-    assert.equal(execArg('/my data/"x"'), '"/my data/\\"x\\""');
-    assert.throws(() => execArg("a\nExecStartPre=/bin/evil"), /control character/);
-    assert.throws(() => renderSidecarUnit({ binary: "/b", settings: SETTINGS, tls: false, user: "x\nUser=root" }), /control character/);
+    /** The ExecStart argument starting with `flag`, as the unit writes it. */
+    const arg = (vm: Partial<typeof VM>, flag: string) =>
+      renderSidecarUnit({ ...VM, ...vm }, STACK, "prom")
+        .split("\n")
+        .map((line) => line.trim().replace(/ \\$/, ""))
+        .find((line) => line.replace(/^"/, "").startsWith(flag));
+    assert.equal(arg({ prometheusUrl: "http://h:9090/a%20b" }, "--prometheus.url="), "--prometheus.url=http://h:9090/a%%20b");
+    assert.equal(arg({ tsdbPath: "/data/$HOME" }, "--tsdb.path="), '"--tsdb.path=/data/$$HOME"');
+    assert.equal(arg({ tsdbPath: '/my data/"x"' }, "--tsdb.path="), '"--tsdb.path=/my data/\\"x\\""');
+    assert.throws(() => renderSidecarUnit({ ...VM, tsdbPath: "/data\nExecStartPre=/bin/evil" }, STACK, "prom"), /control character/);
+    assert.throws(() => renderSidecarUnit(VM, STACK, "x\nUser=root"), /control character/);
   });
 });
 
-describe("thanosSource", () => {
+describe("thanosSources", () => {
   it("expands the default GitHub release URLs", () => {
-    const source = thanosSource("0.42.4", "arm64", DEFAULT_THANOS_DOWNLOAD);
+    const source = thanosSources("0.42.4", STACK.thanosDownload).arm64;
     assert.equal(source.tarballUrl, "https://github.com/thanos-io/thanos/releases/download/v0.42.4/thanos-0.42.4.linux-arm64.tar.gz");
     assert.equal(source.sha256sumsUrl, "https://github.com/thanos-io/thanos/releases/download/v0.42.4/sha256sums.txt");
     assert.equal(source.tarballName, "thanos-0.42.4.linux-arm64.tar.gz");
@@ -113,36 +123,82 @@ describe("thanosSource", () => {
 
   it("uses a mirror template and a pinned checksum", () => {
     const sha = "a".repeat(64);
-    const source = thanosSource("0.34.1", "amd64", {
+    const sources = thanosSources("0.34.1", {
       urlTemplate: "https://mirror.local/thanos/{version}/{arch}/thanos.tgz",
       sha256sumsUrlTemplate: "https://mirror.local/thanos/{version}/sums",
       sha256: { amd64: sha },
     });
-    assert.equal(source.tarballUrl, "https://mirror.local/thanos/0.34.1/amd64/thanos.tgz");
-    assert.equal(source.sha256sumsUrl, "https://mirror.local/thanos/0.34.1/sums");
-    assert.equal(source.pinnedSha256, sha);
+    assert.equal(sources.amd64.tarballUrl, "https://mirror.local/thanos/0.34.1/amd64/thanos.tgz");
+    assert.equal(sources.amd64.sha256sumsUrl, "https://mirror.local/thanos/0.34.1/sums");
+    assert.equal(sources.amd64.pinnedSha256, sha);
+    assert.equal(sources.arm64.pinnedSha256, "");
   });
 
   it("rejects versions and checksums that are not", () => {
-    assert.throws(() => thanosSource("0.42.4; rm -rf /", "amd64", DEFAULT_THANOS_DOWNLOAD), /not a Thanos release version/);
-    assert.throws(() => thanosSource("0.42.4", "amd64", { ...DEFAULT_THANOS_DOWNLOAD, sha256: { amd64: "ABC" } }), /64 lower-case hex/);
+    assert.throws(() => thanosSources("0.42.4; rm -rf /", STACK.thanosDownload), /not a Thanos release version/);
+    assert.throws(() => thanosSources("0.42.4", { ...STACK.thanosDownload, sha256: { amd64: "ABC" } }), /64 lower-case hex/);
   });
 });
 
 describe("shell quoting", () => {
   it("survives sh (the SSH user's login shell) for any value", async () => {
     const nasty = `it's "quoted" $HOME \`id\` \\ \n; rm -rf / #`;
-    const result = await run("sh", ["-c", `printf '%s' ${shQuote(nasty)}`]);
+    const result = await runCommand("sh", ["-c", `printf '%s' ${shQuote(nasty)}`]);
     assert.equal(result.stdout, nasty);
   });
+});
 
-  it("renders only the variables a body uses, each quoted", () => {
-    const script = renderScript("t", { USED: "a'b", UNUSED: "x", COUNT: 3, FLAG: true, LIST: ["p q", "r"] }, 'echo "$USED ${LIST[0]} $((COUNT)) $FLAG"\n');
-    assert.match(script, /^readonly USED='a'\\''b'$/m);
-    assert.match(script, /^readonly COUNT=3$/m);
-    assert.match(script, /^readonly FLAG=1$/m);
-    assert.match(script, /^readonly -a LIST=\('p q' 'r'\)$/m);
-    assert.doesNotMatch(script, /UNUSED/);
+describe("renderScript", () => {
+  const values = sidecarScriptValues(VM, VM_HOST, STACK);
+  const header = (script: string) => /^\{\n([\s\S]*?)\n\}$/m.exec(script)?.[1].split("\n") ?? [];
+
+  it("inlines every sourced file once and no source line is left", () => {
+    const script = renderScript("install", values);
+    assert.doesNotMatch(script, /^(source|\.) /m);
+    for (const file of ["lib/prelude.sh", "lib/messages.sh", "lib/payload.sh", "lib/sidecar-checks.sh"]) {
+      assert.equal(script.split("\n").filter((line) => line === `# ${file}`).length, 1, file);
+    }
+    assert.equal(script.match(/^log\(\) /gm)?.length, 1);
+    assert.match(script, /^#!\/bin\/bash\n# thanos-global-view: the sidecar's install script/);
+    assert.match(script, /\nmain\n$/);
+  });
+
+  it("puts the values where the stub was: after the prelude, before the code that reads them", () => {
+    const script = renderScript("delete", values);
+    const at = (text: string) => script.indexOf(text);
+    assert.ok(at("set -euo pipefail") < at("readonly VM_NAME='prom-vm'"));
+    assert.ok(at("readonly VM_NAME='prom-vm'") < at("log() {"));
+  });
+
+  it("assigns only the values a script uses, each quoted as its kind", () => {
+    const deleteHeader = header(renderScript("delete", { ...values, TSDB_PATH: "/data/it's" }));
+    assert.ok(deleteHeader.includes(`readonly TSDB_PATH='/data/it'\\''s'`), deleteHeader.join("\n"));
+    assert.ok(!deleteHeader.some((line) => line.startsWith("readonly UNIT_TEMPLATE=")), "delete writes no unit");
+    const installHeader = header(renderScript("install", values));
+    assert.ok(installHeader.includes("readonly READY_TIMEOUT_SECONDS=120"));
+    assert.ok(installHeader.includes("readonly TLS_ENABLED=0"));
+    const setup = prometheusSetupValues(VM, { externalLabels: { cluster: "prom_vm", region: "eu 1" }, blockDuration: "2h" });
+    assert.ok(header(renderScript("prometheus-setup", setup)).includes("readonly -a LABEL_VALUES=('prom_vm' 'eu 1')"));
+  });
+
+  it("refuses a value its stub does not declare", () => {
+    assert.throws(() => renderScript("install", { ...values, FAKE_DIR: "/tmp" }), /install\.sh: value FAKE_DIR is not declared in values\/sidecar\.sh/);
+  });
+
+  it("refuses to leave a declared value out", () => {
+    const withoutToken = Object.fromEntries(Object.entries(values).filter(([name]) => name !== "OWNER_TOKEN"));
+    assert.throws(() => renderScript("delete", withoutToken), /values\/sidecar\.sh declares OWNER_TOKEN, but no value was given/);
+  });
+
+  it("refuses a value of another kind than declared", () => {
+    assert.throws(() => renderScript("install", { ...values, READY_TIMEOUT_SECONDS: "120" }), /READY_TIMEOUT_SECONDS must be integer/);
+    assert.throws(() => renderScript("install", { ...values, VM_NAME: ["prom-vm"] }), /VM_NAME must be text/);
+  });
+
+  it("gets from the product exactly the values each stub declares", () => {
+    // renderScript throws on any difference, so each script rendering at all is the check.
+    const withSetup = vmSidecarCommands({ ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } }, VM_HOST, STACK);
+    assert.deepEqual(Object.keys(withSetup).sort(), ["delete", "install", "preflight", "prometheusSetup"]);
   });
 });
 
@@ -164,7 +220,7 @@ describe("vmSidecarPayload", () => {
 });
 
 describe("vmSidecarCommands", () => {
-  const commands = vmSidecarCommands(COMMAND_INPUT);
+  const commands = vmSidecarCommands(VM, VM_HOST, STACK);
 
   it("runs each script with bash -c, directly as root", () => {
     assert.match(commands.install, /^bash -c '#!\/bin\/bash\n/);
@@ -175,13 +231,13 @@ describe("vmSidecarCommands", () => {
   });
 
   it("goes through sudo for other users", () => {
-    const sudo = vmSidecarCommands({ ...COMMAND_INPUT, ssh: { ...COMMAND_INPUT.ssh, user: "ops" } });
+    const sudo = vmSidecarCommands({ ...VM, user: "ops" }, VM_HOST, STACK);
     for (const command of [sudo.install, sudo.delete, sudo.preflight]) assert.match(command, /^sudo -n bash -c '/);
   });
 
   it("unquotes to the rendered scripts", () => {
-    assert.match(scriptOf(commands.install), /^#!\/bin\/bash\n# thanos-global-view sidecar install for VM prom-vm\n/);
-    assert.match(scriptOf(commands.install), /\nmain\n$/);
+    assert.equal(scriptOf(commands.install), renderScript("install", sidecarScriptValues(VM, VM_HOST, STACK)));
+    assert.equal(scriptValue(scriptOf(commands.install), "VM_NAME"), "prom-vm");
   });
 
   it("renders the configured version, URLs and pinned checksum into the install", () => {
@@ -193,12 +249,10 @@ describe("vmSidecarCommands", () => {
       ),
     );
     const sha = "b".repeat(64);
-    const pinned = vmSidecarCommands({
-      ...COMMAND_INPUT,
-      thanos: {
-        version: "0.34.1",
-        download: { urlTemplate: "http://127.0.0.1:8080/{version}/t-{arch}.tgz", sha256sumsUrlTemplate: "http://127.0.0.1:8080/s", sha256: { amd64: sha } },
-      },
+    const pinned = vmSidecarCommands(VM, VM_HOST, {
+      ...STACK,
+      thanosVersion: parseThanosVersion("0.34.1")!,
+      thanosDownload: { urlTemplate: "http://127.0.0.1:8080/{version}/t-{arch}.tgz", sha256sumsUrlTemplate: "http://127.0.0.1:8080/s", sha256: { amd64: sha } },
     });
     const pinnedInstall = scriptOf(pinned.install);
     assert.ok(pinnedInstall.includes("readonly TARBALL_URL_AMD64='http://127.0.0.1:8080/0.34.1/t-amd64.tgz'"));
@@ -208,30 +262,38 @@ describe("vmSidecarCommands", () => {
   });
 
   it("gives install and delete the same ownership token", () => {
-    const token = ownershipToken(COMMAND_INPUT);
+    const token = scriptValue(scriptOf(commands.install), "OWNER_TOKEN");
     assert.match(token, /^[0-9a-f]{32}$/);
-    assert.ok(scriptOf(commands.install).includes(`readonly OWNER_TOKEN='${token}'`));
-    assert.ok(scriptOf(commands.delete).includes(`readonly OWNER_TOKEN='${token}'`));
+    assert.equal(scriptValue(scriptOf(commands.delete), "OWNER_TOKEN"), token);
   });
 
   it("makes the token differ per stack, VM entry and SSH target", () => {
-    const base = ownershipToken(COMMAND_INPUT);
-    assert.equal(ownershipToken(COMMAND_INPUT), base);
-    assert.notEqual(ownershipToken({ ...COMMAND_INPUT, settings: { ...SETTINGS, name: "prom-vm-2" } }), base);
-    assert.notEqual(ownershipToken({ ...COMMAND_INPUT, ssh: { ...COMMAND_INPUT.ssh, host: "vm.example.com" } }), base);
-    assert.notEqual(ownershipToken({ ...COMMAND_INPUT, ssh: { ...COMMAND_INPUT.ssh, port: 2222 } }), base);
-    assert.notEqual(ownershipToken({ ...COMMAND_INPUT, stack: { project: "thanos-global-view", stack: "prod" } }), base);
+    const token = (vm: typeof VM, host: string, stack: typeof STACK) => scriptValue(scriptOf(vmSidecarCommands(vm, host, stack).delete), "OWNER_TOKEN");
+    const base = token(VM, VM_HOST, STACK);
+    assert.equal(token(VM, VM_HOST, STACK), base);
+    assert.notEqual(token({ ...VM, name: "prom-vm-2" }, VM_HOST, STACK), base);
+    assert.notEqual(token(VM, "vm.example.com", STACK), base);
+    assert.notEqual(token({ ...VM, port: 2222 }, VM_HOST, STACK), base);
+    assert.notEqual(token(VM, VM_HOST, { ...STACK, owner: { project: "thanos-global-view", stack: "prod" } }), base);
+  });
+
+  it("keeps the tokens sidecars already installed carry", () => {
+    // A changed token would make every deployed sidecar look foreign to its own stack's delete.
+    assert.equal(scriptValue(scriptOf(commands.delete), "OWNER_TOKEN"), "1fef8d050d25f73e03933e580fc23b8f");
   });
 
   it("adds the Prometheus setup only when asked", () => {
-    const withSetup = vmSidecarCommands({
-      ...COMMAND_INPUT,
-      settings: { ...SETTINGS, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } },
-    });
+    const withSetup = vmSidecarCommands({ ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } }, VM_HOST, STACK);
     const setup = scriptOf(withSetup.prometheusSetup ?? "");
     assert.ok(setup.includes("readonly BLOCK_DURATION='2h'"));
     assert.ok(setup.includes("readonly -a LABEL_NAMES=('cluster')"));
     assert.ok(setup.includes(`readonly -a LABEL_YAML=('"prom_vm"')`));
+  });
+
+  it("gives a restarted Prometheus at least 5 minutes to replay its WAL, whatever the sidecar's ready timeout", () => {
+    const setup = { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" };
+    assert.equal(prometheusSetupValues({ ...VM, readyTimeoutSeconds: 2 }, setup).READY_TIMEOUT_SECONDS, 300);
+    assert.equal(prometheusSetupValues({ ...VM, readyTimeoutSeconds: 900 }, setup).READY_TIMEOUT_SECONDS, 900);
   });
 
   it("stays far below the kernel's 128 KiB limit for one argument", () => {
@@ -239,7 +301,7 @@ describe("vmSidecarCommands", () => {
     for (const command of Object.values(commands)) {
       assert.ok(command.length < 64 * 1024, `${command.length} bytes`);
       // The limit holds for the whole script, not for an empty or cut-short command.
-      assert.match(scriptOf(command), /^#!\/bin\/bash\n# thanos-global-view .* for VM prom-vm\n[\s\S]*\nmain\n$/);
+      assert.match(scriptOf(command), /^#!\/bin\/bash\n# thanos-global-view: [\s\S]*\nreadonly VM_NAME='prom-vm'\n[\s\S]*\nmain\n$/);
     }
   });
 });

@@ -4,9 +4,8 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { VmSidecar as VmSidecarClass, VmSidecarArgs } from "../../components/vmSidecar";
 import { vmSidecarCommands } from "../../lib/vm/commands";
-import { DEFAULT_THANOS_DOWNLOAD } from "../../lib/vm/download";
 import { FAKE_SSH_KEY, FAKE_SSH_KEY_MARKER, FAKE_TLS_KEY, FAKE_TLS_KEY_MARKER } from "../fixtures/fakeKeys";
-import { parsePayload, SETTINGS } from "./vm-fixtures";
+import { parsePayload, STACK, VM } from "../harness/vm";
 
 interface Registered {
   type: string;
@@ -41,10 +40,12 @@ let VmSidecar: typeof VmSidecarClass;
 
 function args(overrides: Partial<VmSidecarArgs> = {}): VmSidecarArgs {
   return {
-    settings: SETTINGS,
-    connection: { host: "203.0.113.10", port: 22, user: "root", privateKey: pulumi.secret(PRIVATE_KEY), hostKey: HOST_KEY },
+    vm: { ...VM, hostKey: HOST_KEY },
+    host: "203.0.113.10",
     advertiseAddress: "10.0.0.158",
-    thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
+    sshPrivateKey: pulumi.secret(PRIVATE_KEY),
+    thanosVersion: STACK.thanosVersion,
+    thanosDownload: STACK.thanosDownload,
     objstore: { bucket: "thanos", endpoint: "10.0.0.5:9000", insecure: true, accessKey: "minio" },
     objstoreSecretKey: pulumi.secret(SECRET_KEY),
     ...overrides,
@@ -111,13 +112,7 @@ describe("VmSidecar", () => {
   it("hands the provider exactly the commands of vmSidecarCommands: install for create and update, no triggers", async () => {
     await build("vm-b");
     const inputs = resource("vm-b-sidecar").inputs;
-    const expected = vmSidecarCommands({
-      settings: SETTINGS,
-      thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
-      tls: false,
-      ssh: { host: "203.0.113.10", port: 22, user: "root" },
-      stack: { project: "thanos-global-view", stack: "test" },
-    });
+    const expected = vmSidecarCommands(VM, "203.0.113.10", { ...STACK, owner: { project: "thanos-global-view", stack: "test" } });
     assert.equal(inputs.create, expected.install);
     assert.equal(inputs.update, expected.install);
     assert.equal(inputs.delete, expected.delete);
@@ -128,14 +123,8 @@ describe("VmSidecar", () => {
 
   it("connects with the given host, port, user, key and pinned host keys, bastion included", async () => {
     await build("vm-c", {
-      connection: {
-        host: pulumi.output("vm-c.internal"),
-        port: 2222,
-        user: "ops",
-        privateKey: pulumi.secret(PRIVATE_KEY),
-        hostKey: HOST_KEY,
-        proxy: { host: "bastion.example.com", port: 22, user: "jump", hostKey: BASTION_KEY },
-      },
+      vm: { ...VM, port: 2222, user: "ops", hostKey: HOST_KEY, proxy: { host: "bastion.example.com", port: 22, user: "jump", hostKey: BASTION_KEY } },
+      host: pulumi.output("vm-c.internal"),
     });
     const { inputs } = resource("vm-c-sidecar");
     assert.ok(isWrappedSecret(inputs.connection), "the connection is not secret");
@@ -178,7 +167,7 @@ describe("VmSidecar", () => {
   it("puts no secret in any command string or plain output", async () => {
     const sidecar = await build("vm-e", {
       tls: { caCert: pulumi.secret("CA-PEM"), cert: pulumi.secret("CERT-PEM"), key: pulumi.secret(TLS_KEY) },
-      settings: { ...SETTINGS, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } },
+      vm: { ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } },
     });
     const expected: Record<string, string[]> = {
       "vm-e-prometheus-setup": ["create", "update"],
@@ -192,7 +181,7 @@ describe("VmSidecar", () => {
         if (expected[entry.name]?.includes(field)) {
           // An empty or unrendered command would hold no secret either: each must carry its script.
           assert.ok(text.includes("#!/bin/bash"), `${entry.name}.${field} holds no script`);
-          assert.ok(text.includes(SETTINGS.name), `${entry.name}.${field} does not name the VM`);
+          assert.ok(text.includes(VM.name), `${entry.name}.${field} does not name the VM`);
           checked.push(`${entry.name}.${field}`);
         }
       }
@@ -206,16 +195,10 @@ describe("VmSidecar", () => {
   });
 
   it("sets Prometheus up first when asked, with its own script and no delete", async () => {
-    const settings = { ...SETTINGS, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } };
-    await build("vm-f", { settings });
+    const vm = { ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } };
+    await build("vm-f", { vm });
     const setup = resource("vm-f-prometheus-setup");
-    const expected = vmSidecarCommands({
-      settings,
-      thanos: { version: "0.42.4", download: DEFAULT_THANOS_DOWNLOAD },
-      tls: false,
-      ssh: { host: "203.0.113.10", port: 22, user: "root" },
-      stack: { project: "thanos-global-view", stack: "test" },
-    });
+    const expected = vmSidecarCommands(vm, "203.0.113.10", { ...STACK, owner: { project: "thanos-global-view", stack: "test" } });
     assert.equal(setup.inputs.create, expected.prometheusSetup);
     assert.equal(setup.inputs.update, expected.prometheusSetup);
     assert.equal(setup.inputs.delete, undefined);

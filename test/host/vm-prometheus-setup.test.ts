@@ -1,6 +1,9 @@
 /**
- * Runs the real Prometheus setup functions on scratch copies of Debian's /etc/default/prometheus and prometheus.yml,
- * with systemctl, journalctl and promtool as recording bash functions and a fake Prometheus on 127.0.0.1.
+ * Runs the real Prometheus setup script on scratch copies of Debian's /etc/default/prometheus and prometheus.yml,
+ * with systemctl, journalctl and promtool as recording bash functions (fakes/prometheus-tools.sh) and a fake
+ * Prometheus on 127.0.0.1.
+ *
+ * Needs curl: the script fetches over HTTP.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -8,10 +11,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { parse } from "yaml";
-import { PROMETHEUS_SETUP_FUNCTIONS, prometheusSetupVariables, type PrometheusSetupInput } from "../../lib/vm/prometheusSetup";
-import { bash, renderScript } from "../../lib/vm/shell";
-import { goodPrometheus, startFakeHost, type FakeHost } from "./vm-fake-host";
-import { runBash, type RunResult } from "./vm-fixtures";
+import { prometheusSetupValues } from "../../lib/vm/prometheusSetup";
+import { renderScript } from "../../lib/vm/shell";
+import { runBash, VM } from "../harness/vm";
+import { type CommandResult } from "../harness/command";
+import { goodPrometheus, startFakeHost, withFakes, type FakeHost } from "./fakeHost";
+import { requireTool } from "./requirements";
 
 /** As shipped by Debian's prometheus package. */
 const DEBIAN_DEFAULTS = `# Set the command-line arguments to pass to the server.
@@ -59,20 +64,6 @@ scrape_configs:
 
 const LABELS = { cluster: "prom_vm", region: "eu 1" };
 
-const FAKES = bash`
-systemctl() { printf '%s\n' "$*" >>"$FAKE_DIR/systemctl.log"; }
-journalctl() { printf 'level=error msg="prometheus failed"\n'; }
-promtool() {
-  printf '%s\n' "$*" >>"$FAKE_DIR/promtool.log"
-  if [[ -f $FAKE_DIR/promtool-rejects ]]; then
-    printf 'FAILED: parsing YAML file %s: yaml: line 3: did not find expected key\n' "$3"
-    return 1
-  fi
-}
-require_root() { :; }
-require_systemd() { :; }
-`;
-
 describe("Prometheus setup", () => {
   let scratch = "";
   let host: FakeHost;
@@ -81,11 +72,12 @@ describe("Prometheus setup", () => {
   let fakeDir = "";
 
   before(async () => {
+    requireTool("curl", "curl");
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tgv-promsetup-"));
     host = await startFakeHost(goodPrometheus("/var/lib/prometheus/metrics2/"));
   });
   after(async () => {
-    await host.close();
+    await host?.close(); // undefined when a requirement failed
     fs.rmSync(scratch, { recursive: true, force: true });
   });
   beforeEach(() => {
@@ -99,19 +91,16 @@ describe("Prometheus setup", () => {
     host.prometheus = goodPrometheus("/var/lib/prometheus/metrics2/");
   });
 
-  function setup(externalLabels: Record<string, string> = LABELS): Promise<RunResult> {
-    const input: PrometheusSetupInput = {
-      vmName: "prom-vm",
-      prometheusUrl: host.url,
-      setup: { externalLabels, blockDuration: "2h" },
-      readyTimeoutSeconds: 2,
-    };
-    const variables = {
-      ...prometheusSetupVariables(input, { defaultsFile: defaults, configFile: config, lock: path.join(fakeDir, "lock") }),
+  /** The script for the reference VM, its files and lock moved to the scratch directory, and 2 s for Prometheus to get ready. */
+  function setup(): Promise<CommandResult> {
+    const values = {
+      ...prometheusSetupValues({ ...VM, prometheusUrl: host.url }, { externalLabels: LABELS, blockDuration: "2h" }),
+      DEFAULTS_FILE: defaults,
+      PROMETHEUS_CONFIG: config,
+      LOCK_PATH: path.join(fakeDir, "lock"),
       READY_TIMEOUT_SECONDS: 2,
-      FAKE_DIR: fakeDir,
     };
-    return runBash(renderScript("setup on scratch files", variables, `${PROMETHEUS_SETUP_FUNCTIONS}${FAKES}main\n`));
+    return runBash(withFakes(renderScript("prometheus-setup", values), { file: "prometheus-tools", variables: { FAKE_DIR: fakeDir } }));
   }
 
   const calls = (tool: string) => {
@@ -123,20 +112,9 @@ describe("Prometheus setup", () => {
     fs.readdirSync(path.dirname(defaults)).concat(fs.readdirSync(path.dirname(config))).filter((f) => f.endsWith(".thanos-global-view.new"));
   const yml = () => parse(fs.readFileSync(config, "utf8")) as { global: Record<string, unknown>; scrape_configs: unknown[] };
 
-  function assertOk(result: RunResult): void {
+  function assertOk(result: CommandResult): void {
     assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
   }
-
-  it("gives a restarted Prometheus at least 5 minutes to replay its WAL, whatever the sidecar's ready timeout", () => {
-    const input = (readyTimeoutSeconds: number): PrometheusSetupInput => ({
-      vmName: "prom-vm",
-      prometheusUrl: "http://localhost:9090",
-      setup: { externalLabels: LABELS, blockDuration: "2h" },
-      readyTimeoutSeconds,
-    });
-    assert.equal(prometheusSetupVariables(input(2)).READY_TIMEOUT_SECONDS, 300);
-    assert.equal(prometheusSetupVariables(input(900)).READY_TIMEOUT_SECONDS, 900);
-  });
 
   it("adds both flags and the labels to Debian's files, backs them up, checks and restarts once", async () => {
     const result = await setup();

@@ -1,20 +1,21 @@
 /**
  * Runs the real preflight script against a fake Prometheus on 127.0.0.1, proving its JSON parsing (no jq on VMs)
  * and that each failure is one clear line naming the VM and the fix.
+ *
+ * Needs root (TSDB directories owned by nobody and by root), curl (the script fetches over HTTP), and systemctl and
+ * journalctl, which the script requires on the VM (systemd).
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { renderPreflightScript } from "../../lib/vm/preflight";
-import type { SidecarScriptInput } from "../../lib/vm/sidecarScriptInput";
-import { goodPrometheus, startFakeHost, type FakeHost } from "./vm-fake-host";
-import { SCRIPT_INPUT, runBash } from "./vm-fixtures";
-
-const isRoot = process.getuid?.() === 0;
-/** Who owns the scratch TSDB: as root it is handed to nobody, since the sidecar refuses a root-owned TSDB. */
-const tsdbOwner = isRoot ? "nobody" : os.userInfo().username;
+import type { VmConfig } from "../../lib/config";
+import { renderScript } from "../../lib/vm/shell";
+import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
+import { runBash, STACK, VM, VM_HOST } from "../harness/vm";
+import { goodPrometheus, startFakeHost, type FakeHost } from "./fakeHost";
+import { requireRoot, requireTool } from "./requirements";
 
 describe("preflight", () => {
   let scratch = "";
@@ -22,23 +23,26 @@ describe("preflight", () => {
   let host: FakeHost;
 
   before(async () => {
+    requireRoot("the TSDB is handed to nobody, as the sidecar refuses a root-owned one");
+    requireTool("curl", "curl");
+    for (const tool of ["systemctl", "journalctl"]) requireTool(tool, "systemd");
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tgv-preflight-"));
     tsdb = path.join(scratch, "metrics2");
     fs.mkdirSync(tsdb);
-    if (isRoot) fs.chownSync(tsdb, 65534, 65534);
+    fs.chownSync(tsdb, 65534, 65534);
     host = await startFakeHost(goodPrometheus(tsdb));
   });
   after(async () => {
-    await host.close();
+    await host?.close(); // undefined when a requirement failed
     fs.rmSync(scratch, { recursive: true, force: true });
   });
   beforeEach(() => {
     host.prometheus = goodPrometheus(tsdb);
   });
 
-  function preflight(settings: Partial<SidecarScriptInput["settings"]> = {}) {
-    const input = { ...SCRIPT_INPUT, settings: { ...SCRIPT_INPUT.settings, prometheusUrl: `${host.url}/`, tsdbPath: tsdb, ...settings } };
-    return runBash(renderPreflightScript(input));
+  function preflight(overrides: Partial<VmConfig> = {}) {
+    const vm = { ...VM, prometheusUrl: `${host.url}/`, tsdbPath: tsdb, ...overrides };
+    return runBash(renderScript("preflight", sidecarScriptValues(vm, VM_HOST, STACK)));
   }
 
   function assertOneLineError(stderr: string, ...parts: string[]): void {
@@ -52,7 +56,7 @@ describe("preflight", () => {
     const result = await preflight();
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stderr, "");
-    assert.match(result.stdout, new RegExp(`preflight passed: .* would run as ${tsdbOwner}:`));
+    assert.match(result.stdout, /preflight passed: .* would run as nobody:\S+ on (amd64|arm64)$/m);
   });
 
   it("reads pretty-printed JSON too", async () => {
@@ -118,7 +122,7 @@ describe("preflight", () => {
     assert.match(result.stderr, /warning: Prometheus reports storage\.tsdb\.path=\/var\/lib\/prometheus\/other\/ but tsdbPath is/);
   });
 
-  it("refuses a root-owned TSDB unless runAs names a user", { skip: !isRoot && "needs root to own a directory as root" }, async () => {
+  it("refuses a root-owned TSDB unless runAs names a user", async () => {
     const rootOwned = fs.mkdtempSync(path.join(scratch, "root-tsdb-"));
     host.prometheus.flags["storage.tsdb.path"] = rootOwned;
     const refused = await preflight({ tsdbPath: rootOwned });

@@ -1,48 +1,37 @@
 /**
  * Runs the real install and delete scripts on a simulated VM: every path they touch points into a scratch
- * directory, systemctl and journalctl are bash functions that record calls, and a fake host on 127.0.0.1 serves
- * Prometheus' API, the sidecar's /-/ready and a release mirror. The bodies are the very INSTALL_FUNCTIONS and
- * DELETE_FUNCTIONS of the deployed scripts; the system tests later run them for real over SSH.
+ * directory, systemctl and journalctl are bash functions that record calls (fakes/systemd.sh), and a fake host on
+ * 127.0.0.1 serves Prometheus' API, the sidecar's /-/ready and a release mirror. The scripts are rendered by the
+ * product's own renderer, only the paths among their values moved; the system tests later run them for real over SSH.
+ *
+ * Needs root (the scripts chown files to the sidecar's user, here nobody) and curl (they fetch over HTTP).
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { ThanosDownload, VmConfig } from "../../lib/config";
 import { renderObjstoreYaml } from "../../lib/objstore";
-import { DELETE_FUNCTIONS } from "../../lib/vm/delete";
-import { INSTALL_FUNCTIONS } from "../../lib/vm/install";
+import { parseThanosVersion } from "../../lib/thanosVersion";
 import { sidecarSecrets, vmSidecarPayload } from "../../lib/vm/payload";
-import { bash, renderScript, type ScriptValue } from "../../lib/vm/shell";
-import { sidecarScriptVariables, type SidecarScriptInput } from "../../lib/vm/sidecarScriptInput";
-import type { ThanosDownload } from "../../lib/vm/types";
-import { goodPrometheus, publishFakeRelease, startFakeHost, type FakeHost } from "./vm-fake-host";
-import { SCRIPT_INPUT, runBash, type RunResult } from "./vm-fixtures";
+import { renderScript, type ScriptValues, type VmScript } from "../../lib/vm/shell";
+import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
+import type { VmStackSettings } from "../../lib/vm/stackSettings";
+import { runBash, STACK, VM, VM_HOST } from "../harness/vm";
+import { type CommandResult } from "../harness/command";
+import { goodPrometheus, publishFakeRelease, startFakeHost, withFakes, type FakeHost } from "./fakeHost";
+import { requireRoot, requireTool } from "./requirements";
 
 const SECRET = "SECRET-objstore-key-4711";
 const OBJSTORE = { bucket: "thanos", endpoint: "127.0.0.1:9000", insecure: true, accessKey: "minio" };
 const NOBODY = 65534;
 
-/** systemd stand-ins: calls are logged, active/enabled are marker files; the journal echoes the secret. */
-const FAKE_SYSTEMD = bash`
-systemctl() {
-  printf '%s\n' "$*" >>"$FAKE_DIR/systemctl.log"
-  case $1 in
-    restart | start) touch "$FAKE_DIR/active" ;;
-    is-active) [[ -f $FAKE_DIR/active ]] ;;
-    is-enabled) [[ -f $FAKE_DIR/enabled ]] ;;
-    enable) touch "$FAKE_DIR/enabled" ;;
-    disable)
-      rm -f "$FAKE_DIR/enabled"
-      if [[ " $* " == *" --now "* ]]; then rm -f "$FAKE_DIR/active"; fi
-      ;;
-  esac
+/** What one `pulumi up` renders the scripts from. */
+interface Deployment {
+  vm: VmConfig;
+  stack: VmStackSettings;
 }
-journalctl() {
-  printf 'level=error msg="cannot load bucket config" secret_key=%s\nlevel=info msg="starting thanos sidecar"\n' "$FAKE_SECRET"
-}
-require_systemd() { :; }
-`;
 
 class SimulatedVm {
   readonly installRoot: string;
@@ -67,18 +56,19 @@ class SimulatedVm {
     fs.chownSync(this.tsdb, NOBODY, NOBODY);
   }
 
+  /** The VM entry and stack for this VM; another name is a renamed entry (another owner). */
   input(
-    overrides: { logLevel?: "debug" | "info" | "warn"; version?: string; sha256?: ThanosDownload["sha256"]; token?: string; httpPort?: number } = {},
-  ) {
+    overrides: { logLevel?: "debug" | "info" | "warn"; version?: string; sha256?: ThanosDownload["sha256"]; name?: string; httpPort?: number } = {},
+  ): Deployment {
     const download: ThanosDownload = {
       urlTemplate: `${this.host.url}/release/{version}/thanos-{version}.linux-{arch}.tar.gz`,
       sha256sumsUrlTemplate: `${this.host.url}/release/{version}/sha256sums.txt`,
       sha256: overrides.sha256,
     };
     return {
-      ...SCRIPT_INPUT,
-      settings: {
-        ...SCRIPT_INPUT.settings,
+      vm: {
+        ...VM,
+        name: overrides.name ?? VM.name,
         prometheusUrl: this.host.url,
         tsdbPath: this.tsdb,
         logLevel: overrides.logLevel ?? "info",
@@ -86,43 +76,45 @@ class SimulatedVm {
         httpPort: overrides.httpPort ?? this.host.sidecarPort,
         readyTimeoutSeconds: 2,
       },
-      thanos: { version: overrides.version ?? "0.42.4", download },
-      owner: overrides.token ? { token: overrides.token, label: "thanos-global-view/dev/renamed-vm" } : SCRIPT_INPUT.owner,
-    } satisfies SidecarScriptInput;
+      stack: { ...STACK, thanosVersion: parseThanosVersion(overrides.version ?? "0.42.4")!, thanosDownload: download },
+    };
   }
 
   versionDir(version: string): string {
     return path.join(this.installRoot, `thanos-${version}`);
   }
 
-  private variables(input: SidecarScriptInput): Record<string, ScriptValue> {
+  /** The scripts' values, with every path that would leave the scratch directory moved into it. */
+  values(input: Deployment): ScriptValues {
     return {
-      ...sidecarScriptVariables(input),
+      ...sidecarScriptValues(input.vm, VM_HOST, input.stack),
       INSTALL_ROOT: this.installRoot,
-      VERSION_DIR: this.versionDir(input.thanos.version),
+      VERSION_DIR: this.versionDir(input.stack.thanosVersion.text),
       CONFIG_DIR: this.configDir,
       UNIT_PATH: this.unitPath,
       LOCK_PATH: path.join(this.root, "run/thanos-global-view.lock"),
       WORK_ROOT: this.workRoot,
       OWNER_MARKER_PATH: path.join(this.configDir, "owner"),
-      FAKE_DIR: this.fakeDir,
-      FAKE_SECRET: SECRET,
     };
   }
 
+  private run(script: VmScript, input: Deployment, stdin = "", signal?: { name: NodeJS.Signals; afterMs: number }, shell = ""): Promise<CommandResult> {
+    const variables = { FAKE_DIR: this.fakeDir, FAKE_SECRET: SECRET };
+    return runBash(withFakes(renderScript(script, this.values(input)), { file: "systemd", variables, shell }), stdin, signal);
+  }
+
   install(
-    input: SidecarScriptInput,
+    input: Deployment,
     payload = vmSidecarPayload(sidecarSecrets(OBJSTORE, SECRET)),
     signal?: { name: NodeJS.Signals; afterMs: number },
     /** Shell run just before main, e.g. to close stderr as a dropped SSH session does. */
     beforeMain = "",
-  ): Promise<RunResult> {
-    const script = renderScript("install on a simulated VM", this.variables(input), `${INSTALL_FUNCTIONS}${FAKE_SYSTEMD}${beforeMain}main\n`);
-    return runBash(script, payload, signal);
+  ): Promise<CommandResult> {
+    return this.run("install", input, payload, signal, beforeMain);
   }
 
-  delete(input: SidecarScriptInput): Promise<RunResult> {
-    return runBash(renderScript("delete on a simulated VM", this.variables(input), `${DELETE_FUNCTIONS}${FAKE_SYSTEMD}main\n`));
+  delete(input: Deployment): Promise<CommandResult> {
+    return this.run("delete", input);
   }
 
   /** systemctl calls that change something, since the last look. */
@@ -147,21 +139,23 @@ const APPLIED_THEN_ROLLED_BACK = [
   "restart thanos-sidecar.service",
 ];
 
-function assertSucceeded(result: RunResult): void {
+function assertSucceeded(result: CommandResult): void {
   assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
 }
 
-function assertNoSecret(result: RunResult): void {
+function assertNoSecret(result: CommandResult): void {
   assert.ok(!result.stdout.includes(SECRET) && !result.stderr.includes(SECRET), "the secret key was printed");
 }
 
-describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 0 && "needs root: the scripts chown files" }, () => {
+describe("install and delete on a simulated VM", () => {
   let scratch = "";
   let host: FakeHost;
   let vm: SimulatedVm;
   let sha042 = "";
 
   before(async () => {
+    requireRoot("the scripts chown files to the sidecar's user");
+    requireTool("curl", "curl");
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tgv-install-"));
     host = await startFakeHost(goodPrometheus(""));
     vm = new SimulatedVm(path.join(scratch, "vm"), host);
@@ -170,7 +164,7 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
     publishFakeRelease(host, "0.43.0", scratch);
   });
   after(async () => {
-    await host.close();
+    await host?.close(); // undefined when a requirement failed
     fs.rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -196,7 +190,7 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
 
     assert.match(vm.unit(), /^User=nobody$/m);
     assert.ok(vm.unit().includes("ExecStart=/opt/thanos-global-view/thanos-0.42.4/thanos"));
-    assert.match(fs.readFileSync(path.join(vm.configDir, "owner"), "utf8"), new RegExp(`^token=${SCRIPT_INPUT.owner.token}$`, "m"));
+    assert.match(fs.readFileSync(path.join(vm.configDir, "owner"), "utf8"), new RegExp(`^token=${String(vm.values(vm.input()).OWNER_TOKEN)}$`, "m"));
     assert.deepEqual(vm.takeSystemctlCalls(), ["daemon-reload", "enable --quiet thanos-sidecar.service", "restart thanos-sidecar.service"]);
     assert.equal(host.requests.get("/release/0.42.4/sha256sums.txt"), 1);
   });
@@ -290,7 +284,7 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
   });
 
   it("another owner's install takes the sidecar over without a restart", async () => {
-    const renamed = vm.input({ version: "0.43.0", token: "feedfacefeedfacefeedfacefeedface" });
+    const renamed = vm.input({ version: "0.43.0", name: "renamed-vm" });
     const result = await vm.install(renamed);
     assertSucceeded(result);
     assert.match(result.stdout, /takes the sidecar over from thanos-global-view\/dev\/prom-vm/);
@@ -308,7 +302,7 @@ describe("install and delete on a simulated VM", { skip: process.getuid?.() !== 
   it("the owner's delete removes what the install wrote, and nothing of Prometheus", async () => {
     const shipper = path.join(vm.tsdb, "thanos.shipper.json");
     fs.writeFileSync(shipper, '{"version":1,"uploaded":[]}');
-    const result = await vm.delete(vm.input({ version: "0.43.0", token: "feedfacefeedfacefeedfacefeedface" }));
+    const result = await vm.delete(vm.input({ version: "0.43.0", name: "renamed-vm" }));
     assertSucceeded(result);
     for (const gone of [vm.unitPath, vm.configDir, vm.installRoot]) assert.equal(fs.existsSync(gone), false, `${gone} remains`);
     assert.ok(fs.existsSync(shipper), "the TSDB was touched");

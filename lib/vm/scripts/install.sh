@@ -1,15 +1,44 @@
-/**
- * The sidecar's install script, used for both create and update: idempotent, it changes only what differs, restarts
- * only when the binary, unit or config changed, and puts the previous state back when the new one is not ready.
- */
-import { HTTP, JOURNAL, MESSAGES, OWNER_MARKER, PRELUDE, PROMETHEUS_API, REQUIREMENTS } from "./bashLib";
-import { READ_PAYLOAD } from "./payload";
-import { PREFLIGHT } from "./preflight";
-import { bash, type ScriptValue } from "./shell";
-import { renderSidecarScript, type SidecarScriptInput } from "./sidecarScriptInput";
+#!/bin/bash
+# thanos-global-view: the sidecar's install script, used for both create and update. Idempotent: it changes only
+# what differs, restarts only when the binary, unit or config changed, and puts the previous state back when the new
+# one is not ready. lib/vm/shell.ts renders it: every `source` inlined, the values stub replaced by the VM's values.
+# shellcheck source-path=SCRIPTDIR
+source lib/prelude.sh
+source values/sidecar.sh
+source lib/messages.sh
+source lib/requirements.sh
+source lib/http.sh
+source lib/prometheus.sh
+source lib/journal.sh
+source lib/owner-marker.sh
+source lib/payload.sh
+source lib/sidecar-checks.sh
 
-/** Download, verify and atomically install the release for this CPU, unless that version is already there. */
-const RELEASE = bash`
+# The run's state, set by the functions below; on_exit reads it to clean up or roll back.
+WORK=""                # this run's directory: the payload, what would be written (new/), the backup of the VM's files
+STAGE=""               # a release being staged in INSTALL_ROOT, until it is renamed into place
+APPLYING=0             # 1 while a change is half applied: a failure then rolls back
+NEW_RELEASE=0          # 1 when this run installed VERSION_DIR
+CREATED_INSTALL_ROOT=0 # 1 when this run created INSTALL_ROOT
+WAS_ENABLED=0          # the unit was enabled before the change
+ROLLBACK_RESULT=""     # what the rollback achieved, for the error message
+CHANGES=()             # what differs from the VM
+# Set by main through the preflight: the sidecar's user and group, and this CPU's Thanos architecture.
+SIDECAR_USER="" SIDECAR_GROUP="" ARCH=""
+# Set by select_release: where ARCH's release comes from, and its pinned checksum (empty: the sums file has it).
+TARBALL_URL="" SUMS_URL="" TARBALL_NAME="" BINARY_MEMBER="" PINNED_SHA256=""
+# The files the install writes in CONFIG_DIR.
+CONFIG_FILES=(objstore.yml tls/ca.crt tls/server.crt tls/server.key)
+
+# The release for this CPU: downloaded, verified and installed atomically, unless that version is already there.
+# Picks ARCH's download values out of the two sets the stack rendered.
+select_release() {
+  PINNED_SHA256=$(pinned_sha256 "$ARCH")
+  case $ARCH in
+    amd64) TARBALL_URL=$TARBALL_URL_AMD64 SUMS_URL=$SUMS_URL_AMD64 TARBALL_NAME=$TARBALL_NAME_AMD64 BINARY_MEMBER=$BINARY_MEMBER_AMD64 ;;
+    arm64) TARBALL_URL=$TARBALL_URL_ARM64 SUMS_URL=$SUMS_URL_ARM64 TARBALL_NAME=$TARBALL_NAME_ARM64 BINARY_MEMBER=$BINARY_MEMBER_ARM64 ;;
+  esac
+}
 download() {
   curl --silent --show-error --fail --location --retry 3 --connect-timeout 15 --max-time 900 --output "$2" "$1" 2>"$WORK/curl.err" ||
     die "download of $1 failed: $(<"$WORK/curl.err")"
@@ -22,7 +51,7 @@ expected_sha256() {
   fi
   download "$SUMS_URL" "$sums"
   while read -r sum file; do
-    if [[ \${file#\*} == "$TARBALL_NAME" && $sum =~ ^[0-9a-f]{64}$ ]]; then
+    if [[ ${file#\*} == "$TARBALL_NAME" && $sum =~ ^[0-9a-f]{64}$ ]]; then
       printf '%s\n' "$sum"
       return 0
     fi
@@ -41,7 +70,7 @@ ensure_release() {
   download "$TARBALL_URL" "$tarball"
   expected=$(expected_sha256)
   actual=$(sha256sum -- "$tarball")
-  actual=\${actual%% *}
+  actual=${actual%% *}
   [[ $actual == "$expected" ]] ||
     die "checksum mismatch for $TARBALL_URL: expected sha256 $expected, got $actual; nothing was installed and the running sidecar was left alone"
   mkdir -- "$WORK/extract"
@@ -72,11 +101,8 @@ prune_releases() {
     fi
   done
 }
-`;
 
-/** What the install would write, staged under WORK/new, and the list of what differs from the VM. */
-const STAGING = bash`
-CONFIG_FILES=(objstore.yml tls/ca.crt tls/server.crt tls/server.key)
+# What the install would write, staged under WORK/new, and the list of what differs from the VM.
 stage_files() {
   local new=$WORK/new name
   mkdir -p -- "$new/config/tls"
@@ -88,7 +114,7 @@ stage_files() {
       cp -- "$WORK/payload/tls-$name" "$new/config/tls/$name"
     done
   fi
-  printf '%s' "\${UNIT_TEMPLATE//"$UNIT_USER_PLACEHOLDER"/"$SIDECAR_USER"}" >"$new/unit"
+  printf '%s' "${UNIT_TEMPLATE//"$UNIT_USER_PLACEHOLDER"/"$SIDECAR_USER"}" >"$new/unit"
   printf 'token=%s\nowner=%s\n' "$OWNER_TOKEN" "$OWNER_LABEL" >"$new/owner"
 }
 differs() { ! cmp -s -- "$1" "$2"; }
@@ -97,16 +123,14 @@ collect_changes() {
   CHANGES=()
   if ((NEW_RELEASE)); then CHANGES+=("thanos $THANOS_VERSION binary"); fi
   if differs "$WORK/new/unit" "$UNIT_PATH"; then CHANGES+=("$UNIT_PATH"); fi
-  for file in "\${CONFIG_FILES[@]}"; do
+  for file in "${CONFIG_FILES[@]}"; do
     if [[ -e $WORK/new/config/$file || -e $CONFIG_DIR/$file ]] && differs "$WORK/new/config/$file" "$CONFIG_DIR/$file"; then
       CHANGES+=("$CONFIG_DIR/$file")
     fi
   done
 }
-`;
 
-/** Writing files: each by temp file + rename; secrets readable by the sidecar's user only. */
-const WRITING = bash`
+# Writing files: each by temp file + rename; secrets readable by the sidecar's user only.
 replace_file() { # source, target, mode, owner, group
   install -m "$3" -o "$4" -g "$5" -- "$1" "$2.new"
   mv -f -- "$2.new" "$2"
@@ -120,7 +144,7 @@ write_config() {
   else
     rm -rf -- "$CONFIG_DIR/tls"
   fi
-  for file in "\${CONFIG_FILES[@]}"; do
+  for file in "${CONFIG_FILES[@]}"; do
     if [[ -e $WORK/new/config/$file ]]; then
       replace_file "$WORK/new/config/$file" "$CONFIG_DIR/$file" 0400 root root
     fi
@@ -137,7 +161,7 @@ fix_permissions() {
     chown "root:$SIDECAR_GROUP" -- "$CONFIG_DIR/tls"
     chmod 0750 -- "$CONFIG_DIR/tls"
   fi
-  for file in "\${CONFIG_FILES[@]}"; do
+  for file in "${CONFIG_FILES[@]}"; do
     if [[ -e $CONFIG_DIR/$file ]]; then
       chown "$SIDECAR_USER:$SIDECAR_GROUP" -- "$CONFIG_DIR/$file"
       chmod 0400 -- "$CONFIG_DIR/$file"
@@ -154,10 +178,8 @@ write_owner_marker() {
   replace_file "$WORK/new/owner" "$OWNER_MARKER_PATH" 0644 root root
   if [[ -n $previous ]]; then log "this stack resource ($OWNER_LABEL) takes the sidecar over from $previous"; fi
 }
-`;
 
-/** Putting the previous state back when the new sidecar is not ready, or any step fails midway. */
-const ROLLBACK = bash`
+# Putting the previous state back when the new sidecar is not ready, or any step fails midway.
 backup_current() {
   mkdir -- "$WORK/backup"
   if [[ -f $UNIT_PATH ]]; then cp -p -- "$UNIT_PATH" "$WORK/backup/unit"; fi
@@ -173,10 +195,10 @@ previous_ready_url() {
     printf '%s\n' "$READY_URL"
     return 0
   fi
-  address=\${BASH_REMATCH[1]}
+  address=${BASH_REMATCH[1]}
   case $address in
-    0.0.0.0:*) address=127.0.0.1:\${address#*:} ;;
-    "[::]:"*) address="[::1]:\${address##*:}" ;;
+    0.0.0.0:*) address=127.0.0.1:${address#*:} ;;
+    "[::]:"*) address="[::1]:${address##*:}" ;;
   esac
   printf 'http://%s/-/ready\n' "$address"
 }
@@ -230,13 +252,10 @@ on_exit() {
   if [[ -n $WORK ]]; then rm -rf -- "$WORK"; fi
   exit "$status"
 }
-`;
 
-const MAIN = bash`
-WORK="" STAGE="" APPLYING=0 NEW_RELEASE=0 CREATED_INSTALL_ROOT=0 WAS_ENABLED=0 ROLLBACK_RESULT=""
 apply_changes() {
   local started
-  log "changing: $(comma_list "\${CHANGES[@]}")"
+  log "changing: $(comma_list "${CHANGES[@]}")"
   backup_current
   APPLYING=1
   write_config
@@ -251,10 +270,10 @@ apply_changes() {
     prune_releases
     return 0
   fi
-  show_journal "$UNIT_NAME" "$started"
+  show_journal "$UNIT_NAME" "$started" "$WORK/payload/redact"
   APPLYING=0
   rollback
-  die "the sidecar did not answer $READY_URL within \${READY_TIMEOUT_SECONDS}s; $ROLLBACK_RESULT"
+  die "the sidecar did not answer $READY_URL within ${READY_TIMEOUT_SECONDS}s; $ROLLBACK_RESULT"
 }
 keep_running() {
   local started
@@ -269,8 +288,8 @@ keep_running() {
     systemctl start "$UNIT_NAME" || true
   fi
   if ! wait_http_ok "$READY_URL" "$READY_TIMEOUT_SECONDS"; then
-    show_journal "$UNIT_NAME" "$started"
-    die "the sidecar does not answer $READY_URL within \${READY_TIMEOUT_SECONDS}s (nothing was changed)"
+    show_journal "$UNIT_NAME" "$started" "$WORK/payload/redact"
+    die "the sidecar does not answer $READY_URL within ${READY_TIMEOUT_SECONDS}s (nothing was changed)"
   fi
   prune_releases
 }
@@ -280,37 +299,16 @@ main() {
   WORK=$(mktemp -d "$WORK_ROOT/thanos-global-view.XXXXXX")
   trap on_exit EXIT
   read_payload "$WORK/payload"
-  preflight
+  preflight SIDECAR_USER SIDECAR_GROUP ARCH
+  select_release
   require_systemd
   stage_files
   ensure_release
   collect_changes
-  if ((\${#CHANGES[@]} == 0)); then
+  if ((${#CHANGES[@]} == 0)); then
     keep_running
   else
     apply_changes
   fi
 }
-`;
-
-/** Every function of the install script; the script itself calls main. */
-export const INSTALL_FUNCTIONS = [
-  PRELUDE,
-  MESSAGES,
-  REQUIREMENTS,
-  HTTP,
-  PROMETHEUS_API,
-  JOURNAL,
-  OWNER_MARKER,
-  READ_PAYLOAD,
-  PREFLIGHT,
-  RELEASE,
-  STAGING,
-  WRITING,
-  ROLLBACK,
-  MAIN,
-].join("");
-
-export function renderInstallScript(input: SidecarScriptInput, variables?: Record<string, ScriptValue>): string {
-  return renderSidecarScript("sidecar install", INSTALL_FUNCTIONS, input, variables);
-}
+main

@@ -1,13 +1,15 @@
-/**
- * The sidecar's delete script: stops and removes what the install wrote, and only when the ownership marker still
- * names this stack resource. Pulumi runs a new resource's create before an old one's delete when a VM entry is
- * renamed: the newer install has rewritten the marker by then, so the stale delete leaves its sidecar running.
- */
-import { MESSAGES, OWNER_MARKER, PRELUDE, REQUIREMENTS } from "./bashLib";
-import { bash, type ScriptValue } from "./shell";
-import { renderSidecarScript, type SidecarScriptInput } from "./sidecarScriptInput";
+#!/bin/bash
+# thanos-global-view: the sidecar's delete script. Stops and removes what the install wrote, and only when the
+# ownership marker still names this stack resource: Pulumi runs a new resource's create before an old one's delete
+# when a VM entry is renamed, and the newer install has rewritten the marker by then, so the stale delete leaves its
+# sidecar running. lib/vm/shell.ts renders it: every `source` inlined, the values stub replaced by the VM's values.
+# shellcheck source-path=SCRIPTDIR
+source lib/prelude.sh
+source values/sidecar.sh
+source lib/messages.sh
+source lib/requirements.sh
+source lib/owner-marker.sh
 
-const MAIN = bash`
 main() {
   local token
   require_root
@@ -31,11 +33,4 @@ main() {
   # shipper file records which blocks are already in the bucket, so a later install does not upload them twice.
   log "removed $UNIT_NAME, $CONFIG_DIR and $INSTALL_ROOT; Prometheus and its TSDB in $TSDB_PATH were not touched"
 }
-`;
-
-/** Every function of the delete script; the script itself calls main. */
-export const DELETE_FUNCTIONS = [PRELUDE, MESSAGES, REQUIREMENTS, OWNER_MARKER, MAIN].join("");
-
-export function renderDeleteScript(input: SidecarScriptInput, variables?: Record<string, ScriptValue>): string {
-  return renderSidecarScript("sidecar delete", DELETE_FUNCTIONS, input, variables);
-}
+main

@@ -1,3 +1,4 @@
+/** Network addresses as the stack's programs take them: host:port, and the URL a VM probes its sidecar on. */
 import { isIP } from "node:net";
 
 /** host:port, with brackets around IPv6 literals ([::1]:10901). */

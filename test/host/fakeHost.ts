@@ -1,6 +1,7 @@
 /**
- * A stand-in for what the VM scripts talk to over HTTP, on 127.0.0.1: Prometheus' status API and /-/ready, a
- * release mirror serving a Thanos tarball and its sha256sums.txt, and (on its own port) the sidecar's /-/ready.
+ * A stand-in for what the VM scripts talk to, on 127.0.0.1: over HTTP Prometheus' status API and /-/ready, a release
+ * mirror serving a Thanos tarball and its sha256sums.txt, and (on its own port) the sidecar's /-/ready; the VM's
+ * tools (systemctl, journalctl, promtool) as bash functions from fakes/.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -9,6 +10,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { shQuote } from "../../lib/vm/shell";
 
 export interface FakePrometheus {
   /** Flags as /api/v1/status/flags reports them; undefined entries are left out. */
@@ -106,4 +108,16 @@ export function publishFakeRelease(host: FakeHost, version: string, scratch: str
   host.release.set(`${version}/${name}.tar.gz`, tarball);
   host.release.set(`${version}/sha256sums.txt`, Buffer.from(`${"0".repeat(64)}  thanos-${version}.darwin-arm64.tar.gz\n${sha256}  ${name}.tar.gz\n`));
   return { sha256 };
+}
+
+/**
+ * A rendered script with `shell` run just before its final call to main: the fake tools of fakes/<name>.sh, with
+ * the variables they read, and any twist a test adds (e.g. closing stderr as a dropped SSH session does).
+ */
+export function withFakes(script: string, fakes: { file: "systemd" | "prometheus-tools"; variables: Record<string, string>; shell?: string }): string {
+  const call = "\nmain\n";
+  if (!script.endsWith(call)) throw new Error("the rendered script does not end by calling main");
+  const variables = Object.entries(fakes.variables).map(([name, value]) => `${name}=${shQuote(value)}\n`);
+  const tools = fs.readFileSync(path.join(__dirname, "fakes", `${fakes.file}.sh`), "utf8");
+  return `${script.slice(0, -call.length)}\n${variables.join("")}${tools}${fakes.shell ?? ""}main\n`;
 }
