@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { REPO_ROOT } from "../repo";
 import type { ObjstoreSettings } from "../../lib/objstore";
 import { freePorts, httpRequest, LOOPBACK, type HttpResponse } from "./ports";
-import { runForStdout, startUntilReady, type ManagedProcess, type ProcessRegistry } from "./process";
+import { runForStdout, startUntilReady, waitFor, type ManagedProcess, type ProcessRegistry } from "./process";
 
 export const REGION = "us-east-1";
 /** Every generated secret key starts with this, so a test can search logs for any sandbox secret. */
@@ -110,13 +110,19 @@ export class MinioServer {
     return { bucket, endpoint: this.endpoint, insecure: true, accessKey: this.accessKey, region: REGION, ...(prefix ? { prefix } : {}) };
   }
 
-  /** PUT bucket; an existing bucket we own is fine. */
+  /**
+   * PUT bucket; an existing bucket we own is fine. /minio/health/ready answers before the object layer is up, which
+   * then refuses with 503 "Server not initialized yet": that is retried for a while.
+   */
   async createBucket(bucket: string): Promise<void> {
-    const response = await this.s3Request("PUT", `/${bucket}`);
-    if (response.status === 200) return;
-    const body = response.body.toString("utf8");
-    if (response.status === 409 && body.includes("BucketAlreadyOwnedByYou")) return;
-    throw new Error(`create bucket ${bucket}: HTTP ${response.status}: ${body}`);
+    const created = await waitFor(`MinIO to create bucket ${bucket}`, async () => {
+      const response = await this.s3Request("PUT", `/${bucket}`);
+      const body = response.body.toString("utf8");
+      if (response.status === 200 || (response.status === 409 && body.includes("BucketAlreadyOwnedByYou"))) return "created";
+      if (response.status === 503) throw new Error(`HTTP 503: ${body}`);
+      return `HTTP ${response.status}: ${body}`;
+    }, 30_000);
+    if (created !== "created") throw new Error(`create bucket ${bucket}: ${created}`);
   }
 
   /** Every object under `prefix` (ListObjectsV2, following continuation tokens). */

@@ -1,4 +1,4 @@
-// System tests of the global view against the real programs (sandbox/globalView.ts): the VmSidecar component's own
+// System tests of the global view against the real programs (test/sandbox/globalView.ts): the VmSidecar component's own
 // command strings and stdin payload run over a real SSH session on a systemd VM with Debian's Prometheus, the
 // querier runs with the very args the Querier component renders, blocks go to a real MinIO. The tests share one
 // sandbox and run in order: install, query, upload, re-run, change, faults, destroy, and last the secret check over

@@ -1,4 +1,4 @@
-// Smoke test of the sandbox VM (sandbox/vm.ts): boots one, checks systemd, sshd and Prometheus inside, that nothing
+// Smoke test of the sandbox VM (test/sandbox/vm.ts): boots one, checks systemd, sshd and Prometheus inside, that nothing
 // binds outside the VM address, that Prometheus can be reconfigured, and that stop() leaves nothing behind.
 // Needs root (systemd-nspawn); the first run builds the root filesystem (minutes).
 import { strict as assert } from "node:assert";
@@ -9,11 +9,13 @@ import { runCommand } from "../harness/command";
 import { Vm } from "../sandbox/vm";
 import { OPENSSH_PRIVATE_KEY_HEADER } from "../fixtures/fakeKeys";
 
+// Its own address: 127.0.0.2 is the e2e tests' and the demo's VM, 127.0.0.3 the global-view tests'.
+const VM_ADDRESS = "127.0.0.4";
 let vm: Vm;
 
 before(async () => {
   const t0 = Date.now();
-  vm = await Vm.start({ address: "127.0.0.2" });
+  vm = await Vm.start({ address: VM_ADDRESS });
   console.log(`VM ${vm.name} booted (sshd and Prometheus ready) in ${Date.now() - t0} ms`);
 });
 
@@ -49,7 +51,7 @@ test("Prometheus runs with the default settings", async () => {
   const flags = await apiData("flags");
   assert.equal(flags["storage.tsdb.min-block-duration"], "2h");
   assert.equal(flags["storage.tsdb.max-block-duration"], "2h");
-  assert.equal(flags["web.listen-address"], "127.0.0.2:9090");
+  assert.equal(flags["web.listen-address"], `${VM_ADDRESS}:9090`);
   assert.deepEqual(await externalLabels(), { cluster: "prom_vm" });
 });
 
@@ -70,7 +72,7 @@ test("every VM listener is on the VM address", async () => {
     .split("\n")
     .filter((l) => [...l.matchAll(/pid=(\d+)/g)].some((m) => pids.has(Number(m[1]))))
     .map((l) => l.split(/\s+/)[4]);
-  assert.deepEqual(listeners.sort(), ["127.0.0.2:22", "127.0.0.2:9090"]);
+  assert.deepEqual(listeners.sort(), [`${VM_ADDRESS}:22`, `${VM_ADDRESS}:9090`]);
 });
 
 test("exec passes stdin and returns the exit code", async () => {
