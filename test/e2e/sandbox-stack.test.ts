@@ -3,11 +3,13 @@
 // the sandbox VM over SSH, with the querier started from the manifests the kubernetes provider rendered. The tests
 // run in order and build on each other. Needs root; a cold cache builds the toolchain, Thanos and the VM first.
 import { strict as assert } from "node:assert";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { after, before, test } from "node:test";
 import { UNIT_NAME, UNIT_PATH, CONFIG_DIR, INSTALL_ROOT } from "../../lib/vm/paths";
+import { blackhole } from "../sandbox/blackhole";
 import { K8S_CLUSTER, VM_CLUSTER, type GlobalViewSandbox } from "../sandbox/globalView";
 import { startKubeApiserver, type KubeApiserver, type KubeObject } from "../sandbox/kubeApiserver";
 import { httpRequest } from "../sandbox/ports";
@@ -23,12 +25,45 @@ import {
 } from "../sandbox/stack";
 import { repoPath } from "../repo";
 import { instantQuery, querierArgEndpoints } from "../sandbox/thanos";
+import { PROMETHEUS_DATA_DIR } from "../sandbox/vm";
 
 const FIRST_VERSION = "0.42.4";
 const NEXT_VERSION = "0.34.1";
 const MINUTE = 60_000;
 /** The key marking a secret value in Pulumi state (sdk/go/common/resource/sig). */
 const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
+/** The VM sidecar's remote command, as URNs end. */
+const SIDECAR_COMMAND = "::prom-vm-sidecar";
+
+/** The engine events `pulumi up --json` prints, one JSON object a line (the fields the tests read). */
+interface EngineEvent {
+  /** Unix seconds. */
+  timestamp: number;
+  diagnosticEvent?: { urn?: string; message: string; severity: string; ephemeral?: boolean };
+  resourcePreEvent?: { metadata: { urn: string; op: string } };
+  resOpFailedEvent?: { metadata: { urn: string; op: string } };
+  summaryEvent?: { resourceChanges: Record<string, number>; isPreview: boolean };
+}
+
+function engineEvents(stdout: string): EngineEvent[] {
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as EngineEvent);
+}
+
+/** Another ed25519 public key in authorized_keys form, "ssh-ed25519 AAAA...": valid, but not the VM's. */
+function otherHostKey(): string {
+  const raw = crypto.generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+  const sshString = (bytes: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, bytes.length]), bytes]);
+  return `ssh-ed25519 ${Buffer.concat([sshString(Buffer.from("ssh-ed25519")), sshString(raw)]).toString("base64")}`;
+}
+
+/** The steps a `pulumi preview --json` plans, as "op name" (unchanged resources left out). */
+async function plannedChanges(extra: string[] = []): Promise<string[]> {
+  const plan = JSON.parse((await stack.preview(["--json", ...extra])).stdout) as { steps: { op: string; urn: string }[] };
+  return plan.steps.filter((step) => step.op !== "same").map((step) => `${step.op} ${step.urn.split("::").pop()}`);
+}
 
 let env: NodeJS.ProcessEnv;
 let sandbox: GlobalViewSandbox;
@@ -212,12 +247,10 @@ test("a second pulumi up changes nothing and runs no remote command", { timeout:
   const since = new Date();
   const result = await timed("no-op pulumi up", () => stack.up(["--json"]));
   const until = new Date();
-  // `up --json` prints the engine's events, one JSON object a line; the last summary counts the changes.
-  const summaries = result.stdout
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as { summaryEvent?: { resourceChanges: Record<string, number>; isPreview: boolean } })
-    .flatMap((event) => (event.summaryEvent && !event.summaryEvent.isPreview ? [event.summaryEvent.resourceChanges] : []));
+  // The last summary of the engine's events counts the changes.
+  const summaries = engineEvents(result.stdout).flatMap((event) =>
+    event.summaryEvent && !event.summaryEvent.isPreview ? [event.summaryEvent.resourceChanges] : [],
+  );
   assert.equal(summaries.length, 1, result.stdout);
   assert.deepEqual(Object.keys(summaries[0]), ["same"], `changes: ${JSON.stringify(summaries[0])}`);
   const after = await sandbox.sidecarUnitState();
@@ -251,7 +284,9 @@ test("the rendered manifests pass a real kube-apiserver's validation (strict fie
 test(`changing thanosVersion ${FIRST_VERSION} -> ${NEXT_VERSION} updates in place with one restart`, { timeout: 10 * MINUTE }, async () => {
   await stack.setConfig({ thanosVersion: NEXT_VERSION });
 
+  const since = new Date();
   const diff = await timed("pulumi preview --diff", () => stack.preview(["--diff"]));
+  await assertNoSshBetween(since, new Date());
   // A reviewer sees which resources change, how, and the version in the querier's image and the VM's install.
   assert.match(diff.stdout, /~ command:remote:Command: \(update\)/);
   assert.match(diff.stdout, /~ kubernetes:apps\/v1:Deployment: \(update\)/);
@@ -261,17 +296,15 @@ test(`changing thanosVersion ${FIRST_VERSION} -> ${NEXT_VERSION} updates in plac
   // 0.34 takes its endpoints as flags instead of the sd-config.
   assert.ok(diff.stdout.includes(`+ [7]: "--endpoint=${sandbox.vmGrpcAddress}"`), "the VM's --endpoint flag is not in the diff");
   assert.match(diff.stdout, /Resources:\s+~ 2 to update/);
-  const plan = JSON.parse((await stack.preview(["--json"])).stdout) as { steps: { op: string; urn: string }[] };
-  const changed = plan.steps.filter((step) => step.op !== "same").map((step) => `${step.op} ${step.urn.split("::").pop()}`);
-  assert.deepEqual(changed.sort(), ["update prom-vm-sidecar", "update querier"], "only in-place updates");
+  assert.deepEqual((await plannedChanges()).sort(), ["update prom-vm-sidecar", "update querier"], "only in-place updates");
 
   const before = await sandbox.sidecarUnitState();
-  const since = new Date();
+  const upSince = new Date();
   await timed("pulumi up to the other version", () => stack.up());
   const after = await sandbox.sidecarUnitState();
   assert.equal(after.activeState, "active");
   assert.notEqual(after.invocationId, before.invocationId, "the sidecar was not restarted");
-  const starts = (await sandbox.vmJournal({ unit: UNIT_NAME, since })).split("\n").filter((line) => /Started /.test(line));
+  const starts = (await sandbox.vmJournal({ unit: UNIT_NAME, since: upSince })).split("\n").filter((line) => /Started /.test(line));
   assert.equal(starts.length, 1, `expected one restart, journal shows:\n${starts.join("\n")}`);
   const execStart = await sandbox.vmShell(`systemctl show ${UNIT_NAME} -p ExecStart`);
   assert.match(execStart, new RegExp(`thanos-${NEXT_VERSION.replaceAll(".", "\\.")}/thanos`));
@@ -287,22 +320,123 @@ test(`changing thanosVersion ${FIRST_VERSION} -> ${NEXT_VERSION} updates in plac
   await assertApiserverAccepts(renderedObjects());
 });
 
-test("the state and every log hold the objstore secret key and the SSH private key only encrypted", { timeout: 5 * MINUTE }, async () => {
-  const secretKey = sandbox.minio.secretKey;
-  // The longest line of the key's base64 body: present wherever the key is, however newlines were escaped.
+/** The plain secrets of the run: the objstore secret key and the longest line of the SSH private key's body. */
+function plainSecrets(): string[] {
   const keyLine = sandbox.vm.privateKey.split("\n").reduce((a, b) => (b.length > a.length ? b : a));
   assert.ok(keyLine.length > 40);
+  return [sandbox.minio.secretKey, keyLine];
+}
+
+test("a failing install fails pulumi up with the command string and its output, no secret, and changes nothing", { timeout: 10 * MINUTE }, async () => {
+  const before = await sandbox.sidecarUnitState();
+  const missing = "/nonexistent/metrics2";
+  await stack.setConfig({ "vms[0].tsdbPath": missing });
+  assert.deepEqual(await plannedChanges(), ["update prom-vm-sidecar"]);
+
+  const result = await timed("pulumi up with a failing preflight", () => stack.up([], { allowFailure: true }));
+  const output = `${result.stdout}\n${result.stderr}`;
+  assert.notEqual(result.code, 0, output);
+  // The provider's error is x/crypto's exit status, the whole command string as Go quotes it, then the command's
+  // stdout and stderr together (whatever `logging` says).
+  const install = (await sandbox.vmCommand({ vm: { tsdbPath: missing }, thanosVersion: NEXT_VERSION })).update;
+  assert.ok(output.includes(`Process exited with status 1: running ${JSON.stringify(install)}:\n`), `no command string in:\n${output.slice(0, 3000)}`);
+  assert.match(output, new RegExp(`tsdbPath ${missing} does not exist on the VM`));
+  for (const secret of plainSecrets()) assert.ok(!output.includes(secret), "a secret in the failed up's output");
+
+  const after = await sandbox.sidecarUnitState();
+  assert.equal(after.invocationId, before.invocationId, "the sidecar was restarted");
+  // A failed update keeps the old state: with the path put back there is nothing to do.
+  await stack.setConfig({ "vms[0].tsdbPath": PROMETHEUS_DATA_DIR });
+  assert.deepEqual(await plannedChanges(), []);
+});
+
+test("a wrong pinned host key fails pulumi up with a host key mismatch, and nothing runs on the VM", { timeout: 10 * MINUTE }, async () => {
+  await stack.setConfig({ "vms[0].hostKey": otherHostKey() });
+  // The connection is a secret input: its change is an update, shown as [secret].
+  assert.deepEqual(await plannedChanges(), ["update prom-vm-sidecar"]);
+  const before = await sandbox.sidecarUnitState();
+  const since = new Date();
+  const result = await timed("pulumi up with a wrong host key", () => stack.up([], { allowFailure: true }));
+  const until = new Date();
+  const output = `${result.stdout}\n${result.stderr}`;
+  assert.notEqual(result.code, 0, output);
+  // The provider retries a mismatch like any failed dial and counts the attempts after the first.
+  const { dialErrorLimit } = (await sandbox.vmCommand()).connection;
+  assert.match(output, new RegExp(`after ${dialErrorLimit} failed attempts: ssh: handshake failed: ssh: host key mismatch`));
+
+  // Every dial reached sshd and ended before authentication: no login, no command.
+  const connections = await newSshdConnections(since, until);
+  assert.ok(!connections.some((line) => /Accepted|session opened/.test(line)), connections.join("\n"));
+  const dials = new Set(connections.map((line) => /^sshd\[(\d+)\]/.exec(line)?.[1]));
+  assert.equal(dials.size, dialErrorLimit + 1, `sshd saw:\n${connections.join("\n")}`);
+  const after = await sandbox.sidecarUnitState();
+  assert.equal(after.invocationId, before.invocationId);
+
+  await stack.setConfig({ "vms[0].hostKey": sandbox.vm.hostKey });
+  assert.deepEqual(await plannedChanges(), []);
+});
+
+test("an unreachable VM fails pulumi up after the component's dial limits", { timeout: 10 * MINUTE }, async () => {
+  // Packets to this port vanish: each dial waits out perDialTimeout, as towards a VM that is down.
+  const hole = blackhole(sandbox.vm.address, 2222);
+  sandbox.registry.defer("blackhole", () => Promise.resolve(hole.remove()));
+  let result: Awaited<ReturnType<typeof stack.up>>;
+  try {
+    await stack.setConfig({ "vms[0].port": String(hole.port) });
+    result = await timed("pulumi up with the VM unreachable", () => stack.up(["--json"], { allowFailure: true }));
+    assert.ok(hole.dropped() > 0, "nothing was dropped");
+  } finally {
+    hole.remove();
+  }
+  assert.notEqual(result.code, 0);
+  // The limits the component sets on the connection, as the command provider gets them.
+  const { dialErrorLimit, perDialTimeout } = (await sandbox.vmCommand()).connection;
+  const events = engineEvents(result.stdout);
+  const ours = (event: EngineEvent) => event.diagnosticEvent?.urn?.endsWith(SIDECAR_COMMAND) ?? false;
+  const started = events.find((event) => event.resourcePreEvent?.metadata.urn.endsWith(SIDECAR_COMMAND));
+  const error = events.find((event) => ours(event) && event.diagnosticEvent?.severity === "error");
+  assert.ok(started && error, result.stdout.slice(-3000));
+  assert.match(error.diagnosticEvent!.message, new RegExp(`after ${dialErrorLimit} failed attempts: dial tcp ${sandbox.vm.address.replaceAll(".", "\\.")}:${hole.port}: i/o timeout`));
+  // dialErrorLimit + 1 dials of perDialTimeout each, with the SDK's short backoff (0.1 s x 1.5) between them.
+  const dials = dialErrorLimit + 1;
+  const retries = events.filter((event) => ours(event) && /^Dial \d+\/\d+ failed: retrying/.test(event.diagnosticEvent!.message));
+  assert.equal(retries.length, dialErrorLimit, retries.map((event) => event.diagnosticEvent!.message).join("\n"));
+  const seconds = error.timestamp - started.timestamp;
+  assert.ok(seconds >= dials * perDialTimeout - 1 && seconds <= dials * perDialTimeout + 10, `failed after ${seconds} s`);
+
+  await stack.setConfig({ "vms[0].port": "22" });
+  assert.deepEqual(await plannedChanges(), []);
+});
+
+test("a replacement asked for deletes the old sidecar before it creates the new one", { timeout: 5 * MINUTE }, async () => {
+  const urn = (await stack.resourceUrns()).find((candidate) => candidate.endsWith(SIDECAR_COMMAND));
+  assert.ok(urn);
+  const since = new Date();
+  const steps = await plannedChanges(["--replace", urn, "--show-replacement-steps"]);
+  await assertNoSshBetween(since, new Date());
+  assert.deepEqual(steps, ["delete-replaced prom-vm-sidecar", "replace prom-vm-sidecar", "create-replacement prom-vm-sidecar"]);
+});
+
+test("the state and every log hold the objstore secret key and the SSH private key only encrypted", { timeout: 5 * MINUTE }, async () => {
+  // The key's longest line: present wherever the key is, however newlines were escaped.
+  const [secretKey, keyLine] = plainSecrets();
 
   const exported = await stack.exportState();
   assert.ok(!exported.includes(secretKey), "pulumi stack export shows the objstore secret key");
   assert.ok(!exported.includes(keyLine), "pulumi stack export shows the SSH private key");
   // Pulumi marks a secret value in state with this signature key, its ciphertext beside it.
   const isEncrypted = (value: unknown) => JSON.stringify(value).includes(`"${SECRET_SIGNATURE}":`) && JSON.stringify(value).includes('"ciphertext":');
-  const resources = (JSON.parse(exported) as { deployment: { resources: { type: string; inputs?: Record<string, unknown> }[] } }).deployment.resources;
+  type StateResource = { type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> };
+  const resources = (JSON.parse(exported) as { deployment: { resources: StateResource[] } }).deployment.resources;
   const sidecar = resources.find((resource) => resource.type === "command:remote:Command");
-  assert.ok(sidecar?.inputs, "no remote command in the state");
+  assert.ok(sidecar?.inputs && sidecar.outputs, "no remote command in the state");
   assert.ok(isEncrypted(sidecar.inputs.connection), "the SSH connection (private key) is not encrypted in state");
   assert.ok(isEncrypted(sidecar.inputs.stdin), "the stdin payload (objstore secret key) is not encrypted in state");
+  // The outputs repeat the inputs; stdout and stderr are secret through additionalSecretOutputs alone.
+  for (const output of ["connection", "stdin", "stdout", "stderr"]) {
+    assert.ok(output in sidecar.outputs, `no ${output} output in state`);
+    assert.ok(isEncrypted(sidecar.outputs[output]), `the ${output} output is not encrypted in state`);
+  }
 
   // The run directory holds the backend (every checkpoint and backup), the runtime config, each pulumi command's
   // output, the rendered manifests and the logs of every sandbox process.

@@ -58,7 +58,7 @@ interface RegisteredVmCommand {
   update: string;
   delete: string;
   stdin: string;
-  connection: { host: string; port: number; perDialTimeout: number };
+  connection: { host: string; port: number; dialErrorLimit: number; perDialTimeout: number };
 }
 
 export interface VmCommandResult {

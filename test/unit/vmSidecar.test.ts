@@ -134,7 +134,7 @@ describe("VmSidecar", () => {
     assert.equal(connection.user, "ops");
     assert.equal(unwrap(connection.privateKey), PRIVATE_KEY);
     assert.equal(connection.hostKey, HOST_KEY);
-    // An unreachable VM fails within about a minute (5 dials of 10 s), not the provider's default 10 of 15 s.
+    // A VM that drops packets fails after about a minute (6 dials of 10 s), not the provider's default 11 of 15 s.
     assert.deepEqual([connection.dialErrorLimit, connection.perDialTimeout], [5, 10]);
     const proxy = connection.proxy as Record<string, unknown>;
     assert.deepEqual([proxy.dialErrorLimit, proxy.perDialTimeout], [5, 10]);

@@ -1,14 +1,51 @@
 # shellcheck shell=bash
-# Shared helpers for scripts/build-* and scripts/toolchain: build binaries from Go modules published on the module
+# Shared helpers for test/build/build-* and test/build/toolchain: build binaries from Go modules published on the module
 # proxy (no release downloads are possible here) into the project cache. Source it.
 
-# Logs go to stderr: the build scripts print only their result on stdout.
-gb_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+# What a person sees goes to stderr, a few lines a build: the build scripts print only their result on stdout, and
+# the output of the programs they run (go, debootstrap, apt-get) goes to a log file under the cache (gb_step).
+# GB_ERR is the script's own stderr, kept while a step sends fd 2 to its log.
+exec {GB_ERR}>&2
+gb_log() { printf '%s: %s\n' "${0##*/}" "$*" >&"$GB_ERR"; }
 gb_die() { gb_log "error: $*"; exit 1; }
 
 gb_cache_root() { printf '%s\n' "${XDG_CACHE_HOME:-$HOME/.cache}/thanos-global-view"; }
 
-# The scripts/ directory, for scripts/install-host-packages.
+# gb_duration SECONDS: "42s", "3m05s".
+gb_duration() {
+  if (($1 < 60)); then printf '%ds\n' "$1"; else printf '%dm%02ds\n' $(($1 / 60)) $(($1 % 60)); fi
+}
+
+# gb_show PATH: PATH with the home directory as ~, for messages.
+gb_show() { printf '%s\n' "${1/#"$HOME"/\~}"; }
+
+# gb_step WHAT LOGNAME HOW CMD...: runs CMD (a function, in this shell, so the variables it sets stay set) with its
+# stdout and stderr in <cache>/logs/LOGNAME.log. Prints one line when it starts ("WHAT, HOW; log: ..."), one with
+# its time when it is done; when it fails, the log's last lines. HOW says how long it takes, e.g. "minutes the
+# first time". One step at a time (GB_STEP_*); the EXIT trap (gb_step_failed) reports a step the script left in.
+GB_STEP_WHAT='' GB_STEP_LOG='' GB_STEP_START=0
+gb_step() {
+  local what=$1 log
+  log=$(gb_cache_root)/logs/$2.log
+  shift 2
+  mkdir -p "$(dirname "$log")"
+  gb_log "$what, $1; log: $(gb_show "$log")"
+  shift
+  GB_STEP_WHAT=$what GB_STEP_LOG=$log GB_STEP_START=$SECONDS
+  "$@" >"$log" 2>&1
+  gb_log "$what: done in $(gb_duration $((SECONDS - GB_STEP_START)))"
+  GB_STEP_WHAT=
+}
+
+# gb_step_failed: from an EXIT trap: when a step was under way, says so and shows the end of its log.
+gb_step_failed() {
+  [[ -n $GB_STEP_WHAT ]] || return 0
+  gb_log "$GB_STEP_WHAT: failed after $(gb_duration $((SECONDS - GB_STEP_START))); the end of $(gb_show "$GB_STEP_LOG"):"
+  { tail -n 40 -- "$GB_STEP_LOG" || true; } 2>&1 | sed 's/^/    /' >&"$GB_ERR"
+  GB_STEP_WHAT=
+}
+
+# The test/build/ directory, for test/build/install-host-packages.
 GB_SCRIPTS_DIR=$(dirname "${BASH_SOURCE[0]}")/..
 
 # gb_need_cmds CMD:PKG...: installs the Debian packages of the commands that are missing, all at once (one apt-get
@@ -21,9 +58,8 @@ gb_need_cmds() {
     pkgs+=("${pair#*:}")
   done
   ((${#pkgs[@]})) || return 0
-  gb_log "installing ${pkgs[*]} (for ${cmds[*]})"
-  # Its apt-get output would mix into the result the build scripts print on stdout.
-  "$GB_SCRIPTS_DIR/install-host-packages" "${pkgs[@]}" >&2
+  gb_step "installing the Debian packages ${pkgs[*]} (for ${cmds[*]})" install-host-packages "about a minute" \
+    "$GB_SCRIPTS_DIR/install-host-packages" "${pkgs[@]}"
 }
 
 gb_need_go() {
@@ -48,7 +84,10 @@ gb_lock() {
 # (same filesystem, so publishing is a rename) holding out/, the future entry. The trap removes it on exit; scratch
 # left by a build that was killed outright is removed here.
 GB_TMP=
-gb_cleanup() { if [[ -n $GB_TMP ]]; then rm -rf -- "$GB_TMP"; fi; }
+gb_cleanup() {
+  gb_step_failed
+  if [[ -n $GB_TMP ]]; then rm -rf -- "$GB_TMP"; fi
+}
 trap gb_cleanup EXIT
 gb_begin_build() {
   rm -rf -- "$1/.$2.tmp."*
@@ -60,7 +99,7 @@ gb_begin_build() {
 # GB_MOD_TIME (commit time, RFC 3339). The restricted proxy answers 403 for some versions: say so plainly.
 gb_module_download() {
   local mod=$1 ver=$2 json info
-  gb_log "downloading $mod@$ver from the Go module proxy"
+  echo "downloading $mod@$ver from the Go module proxy" >&2
   if ! json=$(go mod download -json "$mod@$ver"); then
     gb_die "$mod@$ver is not available from the Go module proxy: $(sed -n 's/\\n\\t/ /g; s/^\t"Error": "\(.*\)"$/\1/p' <<<"$json")"
   fi
@@ -78,7 +117,6 @@ gb_build_from_copy() {
   local src=$1 pkg=$2 out=$3 ldflags=$4 tags=${5:-netgo}
   cp -R "$src/." "$GB_TMP/src"
   chmod -R u+w "$GB_TMP/src"
-  gb_log "building $pkg for linux/$(go env GOARCH) (this takes minutes on a cold Go build cache)"
   (cd "$GB_TMP/src" && CGO_ENABLED=0 GOOS=linux go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$out" "$pkg")
 }
 
