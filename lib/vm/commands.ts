@@ -13,8 +13,6 @@ export interface VmSidecarCommands {
   install: string;
   /** Removes the sidecar, unless a newer install (another token) owns it by now. */
   delete: string;
-  /** The install's read-only checks alone, without a payload; the sandbox runs it, the component does not. */
-  preflight: string;
   /** Only with configurePrometheus: sets up a Debian/Ubuntu packaged Prometheus; run before install. */
   prometheusSetup?: string;
 }
@@ -27,13 +25,12 @@ export function vmSidecarCommands(vm: VmConfig, host: string, stack: VmStackSett
   const sudo = vm.user !== "root";
   const command = (script: VmScript, values: ScriptValues) =>
     remoteCommand(renderScript(script, values), { sudo, name: `thanos-global-view-${script}` });
-  // Computed once: the thanos sources and the unit template are the same in all three scripts.
+  // Computed once: the thanos sources and the unit template are the same in both scripts.
   const sidecar = sidecarScriptValues(vm, host, stack);
   const setup = vm.configurePrometheus;
   return {
     install: command("install", sidecar),
     delete: command("delete", sidecar),
-    preflight: command("preflight", sidecar),
     ...(setup && { prometheusSetup: command("prometheus-setup", prometheusSetupValues(vm, setup)) }),
   };
 }

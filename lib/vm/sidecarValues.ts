@@ -21,7 +21,7 @@ function ownershipToken(vm: Pick<VmConfig, "name" | "port">, host: string, owner
   return createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 32);
 }
 
-/** The values of a VM's sidecar scripts (install, delete, preflight), as scripts/values/sidecar.sh declares them. */
+/** The values of a VM's sidecar scripts (install and delete), as scripts/values/sidecar.sh declares them. */
 export function sidecarScriptValues(vm: VmConfig, host: string, stack: VmStackSettings): ScriptValues {
   const version = stack.thanosVersion.text;
   const sources = thanosSources(version, stack.thanosDownload);

@@ -1,9 +1,9 @@
 /**
- * Runs the real preflight script against a fake Prometheus on 127.0.0.1, proving its JSON parsing (no jq on VMs)
- * and that each failure is one clear line naming the VM and the fix.
+ * The install's preflight against a fake Prometheus on 127.0.0.1, on a simulated VM (simulatedVm.ts): its JSON
+ * parsing (no jq on VMs), that each failure is one clear line naming the VM and the fix, and that a failed check
+ * changes nothing (no unit, config or release is written).
  *
- * Needs root (TSDB directories owned by nobody and by root), curl (the script fetches over HTTP), and systemctl and
- * journalctl, which the script requires on the VM (systemd).
+ * Needs root (TSDB directories owned by nobody and by root) and curl (the script fetches over HTTP).
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -11,66 +11,64 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import type { VmConfig } from "../../lib/config";
-import { renderScript } from "../../lib/vm/shell";
-import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
-import { runBash, STACK, VM, VM_HOST } from "../harness/vm";
-import { goodPrometheus, startFakeHost, type FakeHost } from "./fakeHost";
+import { goodPrometheus, publishFakeRelease, startFakeHost, type FakeHost } from "./fakeHost";
 import { requireRoot, requireTool } from "./requirements";
+import { SimulatedVm } from "./simulatedVm";
 
 describe("preflight", () => {
   let scratch = "";
-  let tsdb = "";
   let host: FakeHost;
+  let vm: SimulatedVm;
 
   before(async () => {
     requireRoot("the TSDB is handed to nobody, as the sidecar refuses a root-owned one");
     requireTool("curl", "curl");
-    for (const tool of ["systemctl", "journalctl"]) requireTool(tool, "systemd");
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tgv-preflight-"));
-    tsdb = path.join(scratch, "metrics2");
-    fs.mkdirSync(tsdb);
-    fs.chownSync(tsdb, 65534, 65534);
-    host = await startFakeHost(goodPrometheus(tsdb));
+    host = await startFakeHost(goodPrometheus(""));
+    publishFakeRelease(host, "0.42.4", scratch);
   });
   after(async () => {
     await host?.close(); // undefined when a requirement failed
     fs.rmSync(scratch, { recursive: true, force: true });
   });
   beforeEach(() => {
-    host.prometheus = goodPrometheus(tsdb);
+    vm = new SimulatedVm(fs.mkdtempSync(path.join(scratch, "vm-")), host);
+    host.prometheus = goodPrometheus(vm.tsdb);
   });
 
-  function preflight(overrides: Partial<VmConfig> = {}) {
-    const vm = { ...VM, prometheusUrl: `${host.url}/`, tsdbPath: tsdb, ...overrides };
-    return runBash(renderScript("preflight", sidecarScriptValues(vm, VM_HOST, STACK)));
+  function install(overrides: Partial<VmConfig> = {}) {
+    return vm.install(vm.input({ vm: overrides }));
   }
 
-  function assertOneLineError(stderr: string, ...parts: string[]): void {
-    const lines = stderr.trim().split("\n");
-    assert.equal(lines.length, 1, stderr);
+  /** The install stopped at its preflight: one line on stderr naming the VM and the parts, nothing on the VM. */
+  function assertRefused(result: { code: number | null; stderr: string }, ...parts: string[]): void {
+    assert.equal(result.code, 1, result.stderr);
+    const lines = result.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, result.stderr);
     assert.match(lines[0], /^thanos-global-view: vm prom-vm: /);
     for (const part of parts) assert.ok(lines[0].includes(part), `missing "${part}" in: ${lines[0]}`);
+    assert.equal(fs.existsSync(vm.unitPath), false, "a unit was written");
+    assert.equal(fs.existsSync(vm.installRoot), false, "a release was installed");
+    assert.equal(fs.existsSync(vm.configDir), false, "config was written");
   }
 
-  it("passes against a Prometheus that fits, naming the sidecar's user", async () => {
-    const result = await preflight();
+  it("passes against a Prometheus that fits, and the sidecar runs as the TSDB's owner", async () => {
+    const result = await install();
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stderr, "");
-    assert.match(result.stdout, /preflight passed: .* would run as nobody:\S+ on (amd64|arm64)$/m);
+    assert.match(vm.unit(), /^User=nobody$/m);
   });
 
   it("reads pretty-printed JSON too", async () => {
     host.prometheus.flagsBody = JSON.stringify({ status: "success", data: host.prometheus.flags }, null, 2);
-    const result = await preflight();
+    const result = await install();
     assert.equal(result.code, 0, result.stderr);
   });
 
   it("names both block-duration flags, the fix and the VM when they differ", async () => {
     host.prometheus.flags["storage.tsdb.max-block-duration"] = "1d";
-    const result = await preflight();
-    assert.equal(result.code, 1);
-    assertOneLineError(
-      result.stderr,
+    assertRefused(
+      await install(),
       "storage.tsdb.min-block-duration=2h",
       "storage.tsdb.max-block-duration=1d",
       "--storage.tsdb.min-block-duration=2h --storage.tsdb.max-block-duration=2h",
@@ -80,9 +78,7 @@ describe("preflight", () => {
 
   it("fails clearly when the flags are not reported (an agent, not a server)", async () => {
     host.prometheus.flags["storage.tsdb.max-block-duration"] = undefined;
-    const result = await preflight();
-    assert.equal(result.code, 1);
-    assertOneLineError(result.stderr, "shows no storage.tsdb.max-block-duration");
+    assertRefused(await install(), "shows no storage.tsdb.max-block-duration");
   });
 
   for (const [name, yaml] of Object.entries({
@@ -92,50 +88,42 @@ describe("preflight", () => {
   })) {
     it(`rejects a Prometheus without external labels (${name})`, async () => {
       host.prometheus.configYaml = yaml;
-      const result = await preflight();
-      assert.equal(result.code, 1);
-      assertOneLineError(result.stderr, "has no external_labels", "global:");
+      assertRefused(await install(), "has no external_labels", "global:");
     });
   }
 
   it("accepts labels that follow other global settings", async () => {
     host.prometheus.configYaml = "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\n  external_labels:\n    cluster: a\n    replica: \"0\"\n";
-    assert.equal((await preflight()).code, 0);
+    const result = await install();
+    assert.equal(result.code, 0, result.stderr);
   });
 
   it("says when Prometheus does not answer", async () => {
-    const result = await preflight({ prometheusUrl: "http://127.0.0.1:1" });
-    assert.equal(result.code, 1);
-    assertOneLineError(result.stderr, "Prometheus does not answer at http://127.0.0.1:1", "check prometheusUrl");
+    assertRefused(await install({ prometheusUrl: "http://127.0.0.1:1" }), "Prometheus does not answer at http://127.0.0.1:1", "check prometheusUrl");
   });
 
   it("requires the TSDB directory", async () => {
-    const result = await preflight({ tsdbPath: path.join(scratch, "missing") });
-    assert.equal(result.code, 1);
-    assertOneLineError(result.stderr, `tsdbPath ${path.join(scratch, "missing")} does not exist`, `set it to ${tsdb}, where Prometheus keeps it`);
+    const missing = path.join(scratch, "missing");
+    assertRefused(await install({ tsdbPath: missing }), `tsdbPath ${missing} does not exist`, `set it to ${vm.tsdb}, where Prometheus keeps it`);
   });
 
   it("warns when Prometheus keeps its TSDB elsewhere", async () => {
     host.prometheus.flags["storage.tsdb.path"] = "/var/lib/prometheus/other/";
-    const result = await preflight();
-    assert.equal(result.code, 0);
+    const result = await install();
+    assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /warning: Prometheus reports storage\.tsdb\.path=\/var\/lib\/prometheus\/other\/ but tsdbPath is/);
   });
 
   it("refuses a root-owned TSDB unless runAs names a user", async () => {
     const rootOwned = fs.mkdtempSync(path.join(scratch, "root-tsdb-"));
     host.prometheus.flags["storage.tsdb.path"] = rootOwned;
-    const refused = await preflight({ tsdbPath: rootOwned });
-    assert.equal(refused.code, 1);
-    assertOneLineError(refused.stderr, "is owned by root", "set runAs");
-    const explicit = await preflight({ tsdbPath: rootOwned, runAs: "root" });
+    assertRefused(await install({ tsdbPath: rootOwned }), "is owned by root", "set runAs");
+    const explicit = await install({ tsdbPath: rootOwned, runAs: "root" });
     assert.equal(explicit.code, 0, explicit.stderr);
-    assert.match(explicit.stdout, /would run as root:root/);
+    assert.match(vm.unit(), /^User=root$/m);
   });
 
   it("rejects a runAs user that does not exist", async () => {
-    const result = await preflight({ runAs: "no_such_user_tgv" });
-    assert.equal(result.code, 1);
-    assertOneLineError(result.stderr, "runAs user no_such_user_tgv does not exist");
+    assertRefused(await install({ runAs: "no_such_user_tgv" }), "runAs user no_such_user_tgv does not exist");
   });
 });

@@ -198,7 +198,7 @@ describe("renderScript", () => {
   it("gets from the product exactly the values each stub declares", () => {
     // renderScript throws on any difference, so each script rendering at all is the check.
     const withSetup = vmSidecarCommands({ ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } }, VM_HOST, STACK);
-    assert.deepEqual(Object.keys(withSetup).sort(), ["delete", "install", "preflight", "prometheusSetup"]);
+    assert.deepEqual(Object.keys(withSetup).sort(), ["delete", "install", "prometheusSetup"]);
   });
 });
 
@@ -226,13 +226,12 @@ describe("vmSidecarCommands", () => {
     assert.match(commands.install, /^bash -c '#!\/bin\/bash\n/);
     assert.match(commands.install, / 'thanos-global-view-install'$/);
     assert.match(commands.delete, / 'thanos-global-view-delete'$/);
-    assert.match(commands.preflight, / 'thanos-global-view-preflight'$/);
     assert.equal(commands.prometheusSetup, undefined);
   });
 
   it("goes through sudo for other users", () => {
     const sudo = vmSidecarCommands({ ...VM, user: "ops" }, VM_HOST, STACK);
-    for (const command of [sudo.install, sudo.delete, sudo.preflight]) assert.match(command, /^sudo -n bash -c '/);
+    for (const command of [sudo.install, sudo.delete]) assert.match(command, /^sudo -n bash -c '/);
   });
 
   it("unquotes to the rendered scripts", () => {
@@ -297,7 +296,7 @@ describe("vmSidecarCommands", () => {
   });
 
   it("stays far below the kernel's 128 KiB limit for one argument", () => {
-    assert.deepEqual(Object.keys(commands).sort(), ["delete", "install", "preflight"]);
+    assert.deepEqual(Object.keys(commands).sort(), ["delete", "install"]);
     for (const command of Object.values(commands)) {
       assert.ok(command.length < 64 * 1024, `${command.length} bytes`);
       // The limit holds for the whole script, not for an empty or cut-short command.

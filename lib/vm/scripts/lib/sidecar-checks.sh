@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# The read-only checks that run before the sidecar's install changes anything on the VM, and alone as the preflight
-# script. Each failure is one line on stderr, naming the VM, what is wrong and the fix.
+# The read-only checks that run before the sidecar's install changes anything on the VM. Each failure is one line on
+# stderr, naming the VM, what is wrong and the fix.
 
 # preflight USER_VAR GROUP_VAR ARCH_VAR: every check, in order; then sets the caller's variables named by the
 # arguments to the sidecar's user and group and to this CPU's Thanos architecture (names other than found_*, which

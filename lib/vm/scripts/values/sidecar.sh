@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034 # the scripts that source this file read these
-# The values of one VM's sidecar scripts (install, delete, preflight). A stand-in: lib/vm/shell.ts puts one quoted
+# The values of one VM's sidecar scripts (install and delete). A stand-in: lib/vm/shell.ts puts one quoted
 # `readonly` line per value here when it renders a script, and refuses a value not declared here or one declared but
 # not given. Declared so that shellcheck, run on the scripts themselves, knows them; the kind ('' text, 0 integer,
 # () array) is checked too. lib/vm/sidecarValues.ts computes them.
