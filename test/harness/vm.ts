@@ -1,7 +1,11 @@
 /** Shared inputs and helpers for the tests of what runs on VMs. */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseStackConfig, type VmConfig } from "../../lib/config";
 import { PROJECT } from "../../lib/project";
 import { parseThanosVersion } from "../../lib/thanosVersion";
+import { vmSidecarCommands } from "../../lib/vm/commands";
 import { PAYLOAD_MAGIC } from "../../lib/vm/payload";
 import type { VmStackSettings } from "../../lib/vm/stackSettings";
 import { runCommand, type CommandResult } from "./command";
@@ -55,7 +59,14 @@ export function scriptValue(script: string, name: string): string {
 }
 
 /** Inputs whose scripts differ the most, for the static checks of everything a VM receives. */
-export const SCRIPT_VARIANTS: Record<string, { vm: VmConfig; host: string; stack: VmStackSettings }> = {
+/** A VM entry with its SSH host and stack settings, as vmSidecarCommands takes them. */
+export interface ScriptVariant {
+  vm: VmConfig;
+  host: string;
+  stack: VmStackSettings;
+}
+
+export const SCRIPT_VARIANTS: Record<string, ScriptVariant> = {
   default: { vm: VM, host: VM_HOST, stack: STACK },
   "tls, runAs, sudo, mirror with pinned checksum": {
     vm: { ...VM, runAs: "prometheus", logLevel: "debug", port: 2222, user: "ops" },
@@ -84,3 +95,20 @@ export const SCRIPT_VARIANTS: Record<string, { vm: VmConfig; host: string; stack
     stack: STACK,
   },
 };
+
+/**
+ * Writes each command's script of a variant to `<dir>/<kind>.sh`, after checking the variant renders exactly the
+ * commands its VM entry asks for: install and delete, and the Prometheus setup with configurePrometheus.
+ */
+export function writeRenderedScripts(dir: string, variant: ScriptVariant): { kind: string; command: string; file: string }[] {
+  const commands = Object.entries(vmSidecarCommands(variant.vm, variant.host, variant.stack));
+  assert.deepEqual(
+    commands.map(([kind]) => kind),
+    ["install", "delete", ...(variant.vm.configurePrometheus ? ["prometheusSetup"] : [])],
+  );
+  return commands.map(([kind, command]) => {
+    const file = path.join(dir, `${kind}.sh`);
+    fs.writeFileSync(file, scriptOf(command));
+    return { kind, command, file };
+  });
+}

@@ -12,12 +12,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseThanosVersion } from "../../lib/thanosVersion";
-import { vmSidecarCommands } from "../../lib/vm/commands";
 import { UNIT_PATH, thanosBinaryPath } from "../../lib/vm/paths";
 import { renderSidecarUnit } from "../../lib/vm/unit";
 import { REPO_ROOT, repoPath } from "../repo";
 import { runCommand } from "../harness/command";
-import { SCRIPT_VARIANTS, scriptOf, STACK, VM } from "../harness/vm";
+import { SCRIPT_VARIANTS, STACK, VM, writeRenderedScripts } from "../harness/vm";
 import { requireTool } from "./requirements";
 
 /** The .sh files under a directory, recursively. */
@@ -35,19 +34,25 @@ async function assertShellcheckClean(file: string): Promise<void> {
   assert.equal(lint.code, 0, `shellcheck ${path.relative(REPO_ROOT, file)}:\n${lint.stdout}${lint.stderr}`);
 }
 
-describe("the VM scripts pass shellcheck as files", () => {
-  const files = shellFiles(repoPath("lib", "vm", "scripts"));
-  before(() => requireTool("shellcheck", "shellcheck"));
+/** A suite that shellchecks each of `files`, after checking it found the `expected` ones (repository paths). */
+function describeShellcheckOf(title: string, files: string[], expected: string[]): void {
+  describe(title, () => {
+    before(() => requireTool("shellcheck", "shellcheck"));
 
-  it("finds the scripts it lints", () => {
-    const names = files.map((file) => path.relative(REPO_ROOT, file));
-    for (const expected of ["lib/vm/scripts/install.sh", "lib/vm/scripts/lib/prelude.sh", "lib/vm/scripts/values/sidecar.sh"]) {
-      assert.ok(names.includes(expected), `${expected} not among ${names.join(", ")}`);
-    }
+    it("finds the scripts it lints", () => {
+      const names = files.map((file) => path.relative(REPO_ROOT, file));
+      for (const name of expected) assert.ok(names.includes(name), `${name} not among ${names.join(", ")}`);
+    });
+
+    for (const file of files) it(path.relative(REPO_ROOT, file), () => assertShellcheckClean(file));
   });
+}
 
-  for (const file of files) it(path.relative(REPO_ROOT, file), () => assertShellcheckClean(file));
-});
+describeShellcheckOf("the VM scripts pass shellcheck as files", shellFiles(repoPath("lib", "vm", "scripts")), [
+  "lib/vm/scripts/install.sh",
+  "lib/vm/scripts/lib/prelude.sh",
+  "lib/vm/scripts/values/sidecar.sh",
+]);
 
 describe("the rendered VM scripts pass shellcheck", () => {
   let dir = "";
@@ -57,16 +62,9 @@ describe("the rendered VM scripts pass shellcheck", () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  for (const [variant, { vm, host, stack }] of Object.entries(SCRIPT_VARIANTS)) {
-    it(variant, async () => {
-      const commands = Object.entries(vmSidecarCommands(vm, host, stack));
-      assert.deepEqual(
-        commands.map(([kind]) => kind),
-        ["install", "delete", ...(vm.configurePrometheus ? ["prometheusSetup"] : [])],
-      );
-      for (const [kind, command] of commands) {
-        const file = path.join(dir, `${kind}.sh`);
-        fs.writeFileSync(file, scriptOf(command));
+  for (const [name, variant] of Object.entries(SCRIPT_VARIANTS)) {
+    it(name, async () => {
+      for (const { kind, file } of writeRenderedScripts(dir, variant)) {
         const lint = await runCommand("shellcheck", ["--severity=style", file]);
         assert.equal(lint.code, 0, `shellcheck ${kind}:\n${lint.stdout}${lint.stderr}`);
       }
@@ -74,28 +72,20 @@ describe("the rendered VM scripts pass shellcheck", () => {
   }
 });
 
-describe("the project's own shell scripts pass shellcheck", () => {
-  const scriptsDir = repoPath("test", "build");
-  const files = [
+const buildDir = repoPath("test", "build");
+describeShellcheckOf(
+  "the project's own shell scripts pass shellcheck",
+  [
     ...fs
-      .readdirSync(scriptsDir, { withFileTypes: true })
+      .readdirSync(buildDir, { withFileTypes: true })
       .filter((entry) => entry.isFile())
-      .map((entry) => path.join(scriptsDir, entry.name)),
-    ...fs.readdirSync(path.join(scriptsDir, "lib")).map((name) => path.join(scriptsDir, "lib", name)),
+      .map((entry) => path.join(buildDir, entry.name)),
+    ...fs.readdirSync(path.join(buildDir, "lib")).map((name) => path.join(buildDir, "lib", name)),
     ...shellFiles(repoPath("test", "host", "fakes")),
     repoPath(".ci", "run"),
-  ];
-  before(() => requireTool("shellcheck", "shellcheck"));
-
-  it("finds the scripts it lints", () => {
-    const names = files.map((file) => path.relative(REPO_ROOT, file));
-    for (const expected of ["test/build/toolchain", "test/build/build-thanos", "test/build/lib/go-build.sh", "test/host/fakes/systemd.sh", ".ci/run"]) {
-      assert.ok(names.includes(expected), `${expected} not among ${names.join(", ")}`);
-    }
-  });
-
-  for (const file of files) it(path.relative(REPO_ROOT, file), () => assertShellcheckClean(file));
-});
+  ],
+  ["test/build/toolchain", "test/build/build-thanos", "test/build/lib/go-build.sh", "test/host/fakes/systemd.sh", ".ci/run"],
+);
 
 describe("the sidecar unit passes systemd-analyze", () => {
   let root = "";
