@@ -211,7 +211,7 @@ const timeBound = z.string().transform((text, context): TimeBound => {
     const ms = (relative[1] ? -1 : 1) * parseDuration(relative[2]);
     return { flag: `${relative[1]}${promDuration(Math.abs(ms))}`, kind: "relative", ms };
   }
-  context.addIssue({ code: "custom", error: "must be an RFC 3339 time such as 2026-01-01T00:00:00Z or a duration relative to now such as -2w" });
+  context.addIssue({ code: "custom", message: "must be an RFC 3339 time such as 2026-01-01T00:00:00Z or a duration relative to now such as -2w" });
   return z.NEVER;
 });
 
@@ -219,12 +219,17 @@ const timePartition = z
   .strictObject({ minTime: timeBound.optional(), maxTime: timeBound.optional() })
   .superRefine((partition, context) => {
     if (!partition.minTime && !partition.maxTime) {
-      context.addIssue({ code: "custom", error: "must set minTime, maxTime or both" });
+      context.addIssue({ code: "custom", message: "must set minTime, maxTime or both" });
     } else if (partition.minTime && partition.maxTime && partition.minTime.kind === partition.maxTime.kind && partition.minTime.ms >= partition.maxTime.ms) {
-      context.addIssue({ code: "custom", path: ["maxTime"], error: `must be later than minTime (${partition.minTime.flag})` });
+      context.addIssue({ code: "custom", path: ["maxTime"], message: `must be later than minTime (${partition.minTime.flag})` });
     }
   })
-  .transform((partition): TimePartition => ({ minTime: partition.minTime?.flag, maxTime: partition.maxTime?.flag }));
+  .transform(
+    (partition): TimePartition => ({
+      ...(partition.minTime && { minTime: partition.minTime.flag }),
+      ...(partition.maxTime && { maxTime: partition.maxTime.flag }),
+    }),
+  );
 
 const storeGateway = z.strictObject({
   enabled: z.boolean().default(false),
@@ -269,14 +274,14 @@ const compactor = z
       context.addIssue({
         code: "custom",
         path: ["retention", "raw"],
-        error: `must be at least 40h, or 0d to keep raw data forever: raw blocks get their 5m copy once they span 40h, so ${promDuration(raw)} deletes raw data that was never downsampled (or set downsampling: false)`,
+        message: `must be at least 40h, or 0d to keep raw data forever: raw blocks get their 5m copy once they span 40h, so ${promDuration(raw)} deletes raw data that was never downsampled (or set downsampling: false)`,
       });
     }
     if (fiveMinutes !== 0 && fiveMinutes < FIVE_MINUTES_DOWNSAMPLED_AFTER) {
       context.addIssue({
         code: "custom",
         path: ["retention", "fiveMinutes"],
-        error: `must be at least 10d, or 0d to keep it forever: 5m blocks get their 1h copy once they span 10 days, so ${promDuration(fiveMinutes)} deletes 5m data that was never downsampled to 1h`,
+        message: `must be at least 10d, or 0d to keep it forever: 5m blocks get their 1h copy once they span 10 days, so ${promDuration(fiveMinutes)} deletes 5m data that was never downsampled to 1h`,
       });
     }
   });
