@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
 import { describe, it } from "node:test";
 import { checkStackOutputHost, ConfigError, parseStackConfig } from "../../lib/config";
 import { asRawConfig, referenceConfig, REFERENCE_SECRET_KEYS, secretKeySet, tlsConfig } from "../harness/configs";
@@ -43,6 +46,14 @@ describe("parseStackConfig", () => {
     assert.equal(config.objstore.region, "us-east-1");
     assert.equal(config.objstore.createBucket, false);
     assert.match(config.thanosDownload.urlTemplate, /github\.com\/thanos-io\/thanos\/releases\/download\/v\{version\}/);
+  });
+
+  it("accepts the committed Pulumi.dev.yaml example, with every cold storage component on", () => {
+    const file = parseYaml(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+    const values = Object.fromEntries(Object.entries(file.config).map(([key, value]) => [key.slice(key.indexOf(":") + 1), value]));
+    const config = parse({ ...values, sshPrivateKey: referenceConfig().sshPrivateKey, objstoreSecretKey: "secret" });
+    const { storeGateway, compactor, queryFrontend, monitoring } = config.kubernetes;
+    assert.deepEqual([storeGateway.enabled, compactor.enabled, queryFrontend.enabled, monitoring.enabled], [true, true, true, true]);
   });
 
   it("accepts the Thanos version of the reference setup, with or without a leading v", () => {
