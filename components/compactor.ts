@@ -12,7 +12,7 @@ import {
   type Resources,
   type Storage,
 } from "../lib/pod";
-import { PART_OF_LABEL } from "../lib/project";
+import { thanosLabels } from "../lib/project";
 import type { ThanosVersion } from "../lib/thanosVersion";
 
 const COMPACTOR_HTTP_PORT = 10902;
@@ -64,12 +64,7 @@ export class Compactor extends pulumi.ComponentResource {
 
   constructor(name: string, args: CompactorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("thanos-global-view:kubernetes:Compactor", name, {}, opts);
-    const labels: Record<string, string> = {
-      "app.kubernetes.io/name": "thanos-compact",
-      "app.kubernetes.io/instance": args.compactorName,
-      "app.kubernetes.io/component": "database-compactor",
-      ...PART_OF_LABEL,
-    };
+    const labels = thanosLabels("thanos-compact", args.compactorName, "database-compactor");
     const metadata = { name: args.compactorName, namespace: args.namespace, labels };
 
     // Headless: it only names the pod (the StatefulSet's governing Service) and lets its metrics be scraped.

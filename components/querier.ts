@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PART_OF_LABEL } from "../lib/project";
+import { thanosLabels } from "../lib/project";
 import type { QuerierEndpoint } from "../lib/endpoints";
 import { serviceMetricsTarget, type MetricsTarget } from "../lib/monitoring";
 import { HTTP_PORT_NAME, podDisruptionBudgetSpec, thanosImage, thanosPodSpec, type Resources } from "../lib/pod";
@@ -54,12 +54,7 @@ export class Querier extends pulumi.ComponentResource {
 
   constructor(name: string, args: QuerierArgs, opts?: pulumi.ComponentResourceOptions) {
     super("thanos-global-view:kubernetes:Querier", name, {}, opts);
-    const labels: Record<string, string> = {
-      "app.kubernetes.io/name": "thanos-query",
-      "app.kubernetes.io/instance": args.querierName,
-      "app.kubernetes.io/component": "query-layer",
-      ...PART_OF_LABEL,
-    };
+    const labels = thanosLabels("thanos-query", args.querierName, "query-layer");
     const metadata = { name: args.querierName, namespace: args.namespace, labels };
 
     const tlsSecret = args.tls

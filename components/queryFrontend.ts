@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { serviceMetricsTarget, type MetricsTarget } from "../lib/monitoring";
 import { HTTP_PORT_NAME, podDisruptionBudgetSpec, thanosImage, thanosPodSpec, type Resources } from "../lib/pod";
-import { PART_OF_LABEL } from "../lib/project";
+import { thanosLabels } from "../lib/project";
 import { queryFrontendArgs, type ResponseCache } from "../lib/queryFrontend";
 import type { ThanosVersion } from "../lib/thanosVersion";
 
@@ -43,12 +43,7 @@ export class QueryFrontend extends pulumi.ComponentResource {
 
   constructor(name: string, args: QueryFrontendArgs, opts?: pulumi.ComponentResourceOptions) {
     super("thanos-global-view:kubernetes:QueryFrontend", name, {}, opts);
-    const labels: Record<string, string> = {
-      "app.kubernetes.io/name": "thanos-query-frontend",
-      "app.kubernetes.io/instance": args.frontendName,
-      "app.kubernetes.io/component": "query-cache",
-      ...PART_OF_LABEL,
-    };
+    const labels = thanosLabels("thanos-query-frontend", args.frontendName, "query-cache");
     const metadata = { name: args.frontendName, namespace: args.namespace, labels };
 
     this.args = pulumi.output(args.downstreamUrl).apply((downstreamUrl) =>

@@ -13,7 +13,7 @@ import {
   type Resources,
   type Storage,
 } from "../lib/pod";
-import { PART_OF_LABEL, PROJECT } from "../lib/project";
+import { PROJECT, thanosLabels } from "../lib/project";
 import { STORE_GATEWAY_GRPC_PORT, storeGatewayArgs, type TimePartition } from "../lib/storeGateway";
 import type { ThanosVersion } from "../lib/thanosVersion";
 
@@ -62,12 +62,7 @@ export class StoreGateway extends pulumi.ComponentResource {
 
   constructor(name: string, args: StoreGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
     super("thanos-global-view:kubernetes:StoreGateway", name, {}, opts);
-    const labels: Record<string, string> = {
-      "app.kubernetes.io/name": "thanos-store",
-      "app.kubernetes.io/instance": args.storeName,
-      "app.kubernetes.io/component": "object-store-gateway",
-      ...PART_OF_LABEL,
-    };
+    const labels = thanosLabels("thanos-store", args.storeName, "object-store-gateway");
     const metadata = { name: args.storeName, namespace: args.namespace, labels };
 
     this.service = new k8s.core.v1.Service(
