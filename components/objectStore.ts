@@ -26,7 +26,9 @@ function isAwsS3Endpoint(endpoint: string): boolean {
 /**
  * The bucket the sidecars ship blocks to. With createBucket it is made through an aws provider pointed at the
  * configured endpoint (MinIO: path-style, no AWS account checks); the same code makes a real S3 bucket when the
- * endpoint is AWS's. The bucket is retained on destroy: it holds the metrics history.
+ * endpoint is AWS's. The bucket is retained on destroy: it holds the metrics history. The objstore config, secret key
+ * included, reaches Kubernetes only in the Secrets made here: one for prometheus-operator's sidecar, one that the
+ * store gateway and compactor mount.
  */
 export class ObjectStore extends pulumi.ComponentResource {
   readonly bucket: pulumi.Output<string>;
