@@ -300,8 +300,11 @@ test("the query frontend splits a range query, answers what the querier answers,
     registry,
     replace: { "query-frontend.downstream-url": compactQuerier.httpUrl },
   });
-  // Two days ending 3h ago (older than the cache's 1m freshness limit), step-aligned: split by the 24h interval.
-  const range = { start: (NOW - 2 * DAY - 3 * HOUR) / 1000, end: (NOW - 3 * HOUR) / 1000, step: 300 };
+  // Two days ending 3h ago (older than the cache's 1m freshness limit), split by the 24h interval. Start and end are
+  // multiples of the step: the frontend evaluates its parts at multiples of the step, the querier at start + k*step.
+  const step = 300;
+  const aligned = (ms: number) => Math.floor(ms / 1000 / step) * step;
+  const range = { start: aligned(NOW - 2 * DAY - 3 * HOUR), end: aligned(NOW - 3 * HOUR), step };
   const params = { max_source_resolution: "0s" };
   const querierRequests = () => metricValue(compactQuerier.httpUrl, "http_requests_total", { handler: "query_range" });
   const splits = async () => {
