@@ -1,15 +1,16 @@
 /**
  * `npm run bench`: how long the program takes to evaluate under mocks — what `pulumi preview` spends in our code,
- * from loading index.ts to the last resource registered — for 1, 10 and 100 VMs, median of several fresh processes.
+ * from loading index.ts to the last resource registered — for 1, 10 and 100 VMs, median of several fresh processes,
+ * with every optional Kubernetes component on (store gateway, compactor, query frontend, monitoring).
  */
 import { execFileSync } from "node:child_process";
-import { referenceConfig, REFERENCE_SECRET_KEYS } from "../harness/configs";
+import { referenceConfig, REFERENCE_SECRET_KEYS, withAllComponents } from "../harness/configs";
 
 const RUNS = 7;
 const SIZES = [1, 10, 100];
 
 function configWithVms(count: number): Record<string, unknown> {
-  const config = referenceConfig();
+  const config = withAllComponents(referenceConfig());
   const [template] = config.vms as Record<string, unknown>[];
   config.vms = Array.from({ length: count }, (_, index) => ({
     ...template,

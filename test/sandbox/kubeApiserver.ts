@@ -4,6 +4,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parseAllDocuments } from "yaml";
 import { REPO_ROOT } from "../repo";
 import { freePorts, httpRequest, LOOPBACK } from "./ports";
 import { runForStdout, startProcess, startUntilReady, waitFor, type ProcessRegistry } from "./process";
@@ -89,6 +90,24 @@ export class KubeApiserver {
     }
   }
 
+  /**
+   * Installs CustomResourceDefinitions (e.g. prometheus-operator's) and waits until the server serves each kind, so
+   * objects of those kinds are then validated against the CRDs' schemas like built-in ones.
+   */
+  async installCustomResourceDefinitions(crds: readonly KubeObject[]): Promise<void> {
+    for (const crd of crds) await this.apply(crd);
+    for (const crd of crds) {
+      const { group, names, versions } = crd.spec as { group: string; names: { kind: string }; versions: { name: string; served: boolean }[] };
+      for (const version of versions.filter((candidate) => candidate.served)) {
+        const apiVersion = `${group}/${version.name}`;
+        await waitFor(`${names.kind} served in ${apiVersion}`, async () => {
+          this.resources.delete(apiVersion);
+          return (await this.resourceFor(apiVersion, names.kind).catch(() => undefined)) ? true : undefined;
+        });
+      }
+    }
+  }
+
   /** Applies every object, Namespaces first (the others may live in them); the objects as stored, in input order. */
   async applyAll(objects: readonly KubeObject[]): Promise<KubeObject[]> {
     const stored = new Map<KubeObject, KubeObject>();
@@ -97,6 +116,15 @@ export class KubeApiserver {
     }
     return objects.map((object) => stored.get(object)!);
   }
+}
+
+/** prometheus-operator's ServiceMonitor and PrometheusRule CRDs, as test/build/fetch-prometheus-operator-crds pins them. */
+export async function prometheusOperatorCrds(): Promise<KubeObject[]> {
+  const dir = (await runForStdout(path.join(REPO_ROOT, "test", "build", "fetch-prometheus-operator-crds"))).trim();
+  return fs
+    .readdirSync(dir)
+    .filter((file) => file.endsWith(".yaml"))
+    .flatMap((file) => parseAllDocuments(fs.readFileSync(path.join(dir, file), "utf8")).map((document) => document.toJS() as KubeObject));
 }
 
 export interface StartKubeApiserverOptions {

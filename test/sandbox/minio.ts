@@ -152,8 +152,14 @@ export class MinioServer {
     return response.body;
   }
 
-  /** A path-style S3 request signed with SigV4 (empty body). */
-  private s3Request(method: string, objectPath: string, query: Record<string, string> = {}): Promise<HttpResponse> {
+  /** PUT a text object (e.g. a block's meta.json rewritten by a test). */
+  async putObject(bucket: string, key: string, body: string): Promise<void> {
+    const response = await this.s3Request("PUT", `/${bucket}/${key}`, {}, body);
+    if (response.status !== 200) throw new Error(`put ${bucket}/${key}: HTTP ${response.status}: ${response.body.toString("utf8")}`);
+  }
+
+  /** A path-style S3 request signed with SigV4. */
+  private s3Request(method: string, objectPath: string, query: Record<string, string> = {}, body = ""): Promise<HttpResponse> {
     const canonicalQuery = Object.keys(query)
       .sort()
       .map((key) => `${uriEncode(key)}=${uriEncode(query[key])}`)
@@ -167,8 +173,14 @@ export class MinioServer {
       accessKey: this.accessKey,
       secretKey: this.secretKey,
       date: new Date(),
+      payload: Buffer.from(body, "utf8"),
     });
-    return httpRequest({ method, url: `${this.url}${canonicalPath}${canonicalQuery ? `?${canonicalQuery}` : ""}`, headers });
+    return httpRequest({
+      method,
+      url: `${this.url}${canonicalPath}${canonicalQuery ? `?${canonicalQuery}` : ""}`,
+      headers,
+      ...(body ? { body } : {}),
+    });
   }
 }
 
@@ -188,13 +200,14 @@ interface SignInput {
   accessKey: string;
   secretKey: string;
   date: Date;
+  payload: Buffer;
 }
 
-/** The headers of a SigV4-signed S3 request with an empty payload (AWS "Signature Version 4 signing process"). */
+/** The headers of a SigV4-signed S3 request (AWS "Signature Version 4 signing process"). */
 function signV4(input: SignInput): Record<string, string> {
   const amzDate = input.date.toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
   const day = amzDate.slice(0, 8);
-  const payloadHash = sha256Hex("");
+  const payloadHash = sha256Hex(input.payload);
   const signed: Record<string, string> = { host: input.host, "x-amz-content-sha256": payloadHash, "x-amz-date": amzDate };
   const names = Object.keys(signed).sort();
   const canonicalRequest = [

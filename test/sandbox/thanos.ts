@@ -88,9 +88,17 @@ const DNS_DISCOVERY = /^dns(srv)?\+/;
  */
 export function querierArgsOnHost(
   args: readonly string[],
-  replace: { grpcAddress: string; httpAddress: string; discovered: readonly string[] },
+  replace: { grpcAddress: string; httpAddress: string; discovered: readonly string[] | Readonly<Record<string, readonly string[]>> },
 ): string[] {
   const seen = new Set<string>();
+  // One list stands for every DNS-discovered endpoint, or a list per endpoint (e.g. the sidecars' and the store gateways').
+  const standIns = (address: string): readonly string[] => {
+    const { discovered } = replace;
+    if (Array.isArray(discovered)) return discovered;
+    const found = (discovered as Readonly<Record<string, readonly string[]>>)[address];
+    if (!found) throw new Error(`no host stand-ins for ${address}`);
+    return found;
+  };
   const out = args.flatMap((arg): string[] => {
     const [flag, ...rest] = arg.split("=");
     const value = rest.join("=");
@@ -98,11 +106,11 @@ export function querierArgsOnHost(
       seen.add(flag);
       return [`${flag}=${flag === "--grpc-address" ? replace.grpcAddress : replace.httpAddress}`];
     }
-    if (flag === "--endpoint" && DNS_DISCOVERY.test(value)) return replace.discovered.map((address) => `--endpoint=${address}`);
+    if (flag === "--endpoint" && DNS_DISCOVERY.test(value)) return standIns(value).map((address) => `--endpoint=${address}`);
     if (flag === "--endpoint.sd-config") {
       const config = YAML.parse(value) as { endpoints: ({ address: string } & Record<string, unknown>)[] };
       const endpoints = config.endpoints.flatMap((entry) =>
-        DNS_DISCOVERY.test(entry.address) ? replace.discovered.map((address) => ({ ...entry, address })) : [entry],
+        DNS_DISCOVERY.test(entry.address) ? standIns(entry.address).map((address) => ({ ...entry, address })) : [entry],
       );
       return [`--endpoint.sd-config=${YAML.stringify({ ...config, endpoints }, { lineWidth: 0 })}`];
     }
