@@ -1,6 +1,7 @@
-// A real Kubernetes API server to validate manifests against, as there is no cluster here: kube-apiserver built by
-// test/build/build-kube-apiserver, stored in Debian's etcd, both on loopback ports with their state in the run directory.
-// Nothing schedules or runs the objects it accepts; it validates and stores them, which is what the tests need.
+// A bare Kubernetes API server to validate manifests against: kube-apiserver built by test/build/build-kubernetes,
+// stored in Debian's etcd, both on loopback ports the kernel picked with their state in the run directory, so it runs
+// beside anything else (the sandbox cluster included). Nothing schedules or runs the objects it accepts; it validates
+// and stores them, which is what the validation tests need.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -9,6 +10,11 @@ import { freePorts, httpRequest, LOOPBACK } from "./ports";
 import { runForStdout, startProcess, startUntilReady, waitFor, type ProcessRegistry } from "./process";
 
 const FIELD_MANAGER = "thanos-global-view-sandbox";
+
+/** The directory of the Kubernetes binaries (kube-apiserver, kubelet, kubectl, ...) test/build/build-kubernetes builds. */
+export async function kubernetesBinDir(): Promise<string> {
+  return (await runForStdout(path.join(REPO_ROOT, "test", "build", "build-kubernetes"))).trim();
+}
 
 /** An object as a manifest holds it. */
 export interface KubeObject {
@@ -110,7 +116,7 @@ export interface StartKubeApiserverOptions {
 /** Starts etcd and kube-apiserver on loopback, both stopped by the registry; resolves once the server is ready. */
 export async function startKubeApiserver(options: StartKubeApiserverOptions): Promise<KubeApiserver> {
   const { runDir, registry, readyTimeoutMs = 2 * 60_000 } = options;
-  const binary = (await runForStdout(path.join(REPO_ROOT, "test", "build", "build-kube-apiserver"))).trim();
+  const binary = path.join(await kubernetesBinDir(), "kube-apiserver");
   const dir = path.join(runDir, "kube-apiserver");
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const [etcdClientPort, etcdPeerPort, securePort] = await freePorts(3);
