@@ -105,6 +105,7 @@ const querier = new Querier(
       .all([...(sidecarService ? [sidecarService.endpoint] : []), ...vmSidecars.map((sidecar) => sidecar.endpoint)])
       .apply((endpoints) => [...endpoints, ...querierConfig.extraEndpoints]),
     resources: querierConfig.resources,
+    readyTimeoutSeconds: querierConfig.readyTimeoutSeconds,
     clusterDomain: kubernetesConfig.clusterDomain,
     tls: config.tls && {
       caCert: pulumi.secret(config.tls.caCert),

@@ -31,6 +31,8 @@ export interface QuerierArgs {
   /** Every endpoint the querier dials, in order. */
   endpoints: pulumi.Input<QuerierEndpoint[]>;
   resources: { requests: Record<string, string | undefined>; limits: Record<string, string | undefined> };
+  /** How long a create or update waits for the rollout (replicas updated and Ready, the Service's endpoints). */
+  readyTimeoutSeconds: number;
   tls?: QuerierTlsArgs;
   clusterDomain: string;
 }
@@ -95,6 +97,9 @@ export class Querier extends pulumi.ComponentResource {
       }),
     );
 
+    // The kubernetes provider waits for a rollout 10 minutes unless its resource options say otherwise; a
+    // Deployment whose pods never get Ready then fails `pulumi up` after readyTimeoutSeconds, naming why.
+    const rolloutTimeouts = { customTimeouts: { create: `${args.readyTimeoutSeconds}s`, update: `${args.readyTimeoutSeconds}s` } };
     const probe = (path: string) => ({
       httpGet: { path, port: "http" },
       periodSeconds: 5,
@@ -107,6 +112,9 @@ export class Querier extends pulumi.ComponentResource {
         metadata,
         spec: {
           replicas: args.replicas,
+          // A new ReplicaSet's pods join before an old pod leaves: while they cannot get Ready (a wrong image, a
+          // crashing flag), the running pods keep answering queries.
+          strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
           selector: { matchLabels: labels },
           template: {
             metadata: { labels },
@@ -155,7 +163,7 @@ export class Querier extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this },
+      { parent: this, ...rolloutTimeouts },
     );
 
     this.service = new k8s.core.v1.Service(
@@ -170,7 +178,8 @@ export class Querier extends pulumi.ComponentResource {
           ],
         },
       },
-      { parent: this },
+      // The provider waits until the Service has a Ready pod behind it: the same bound.
+      { parent: this, ...rolloutTimeouts },
     );
 
     if (args.replicas > 1) {
