@@ -24,7 +24,7 @@ import {
   kubeletConfig,
   kubeProxyConfig,
   localVolume,
-  REGISTRY_DEFAULT_HOSTS,
+  CONTAINERD_ENV,
   storageClass,
   type ClusterPaths,
 } from "./clusterFiles";
@@ -213,12 +213,11 @@ function createBridge(): void {
 }
 
 function writeConfigFiles(paths: ClusterPaths): void {
-  for (const dir of [paths.etcd, paths.containerdRoot, paths.containerdState, paths.cniConfigDir, paths.cniIpamDir, paths.kubeletRoot, paths.podLogs, paths.volumes, path.join(paths.registryHosts, "_default")]) {
+  for (const dir of [paths.etcd, paths.containerdRoot, paths.containerdState, paths.cniConfigDir, paths.cniIpamDir, paths.kubeletRoot, paths.podLogs, paths.volumes]) {
     fs.mkdirSync(dir, { recursive: true });
   }
   fs.chmodSync(paths.etcd, 0o700);
   fs.writeFileSync(paths.containerdConfig, containerdConfig(paths));
-  fs.writeFileSync(path.join(paths.registryHosts, "_default", "hosts.toml"), REGISTRY_DEFAULT_HOSTS);
   fs.writeFileSync(path.join(paths.cniConfigDir, "10-sandbox.conflist"), cniConfig(paths));
   fs.writeFileSync(paths.kubeletConfig, YAML.stringify(kubeletConfig(paths)));
   fs.writeFileSync(paths.kubeProxyConfig, YAML.stringify(kubeProxyConfig(paths)));
@@ -269,8 +268,8 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     cluster.bootTimes[what] = (Date.now() - started) / 1000;
   };
   const bin = (name: string) => path.join(binDir, name);
-  const daemon = (name: string, command: string, args: string[], stopSignal?: NodeJS.Signals) =>
-    startProcess({ name, command, args, logFile: path.join(paths.logDir, `${name}.log`), registry: options.registry, stopSignal });
+  const daemon = (name: string, command: string, args: string[], settings: { stopSignal?: NodeJS.Signals; env?: Record<string, string> } = {}) =>
+    startProcess({ name, command, args, logFile: path.join(paths.logDir, `${name}.log`), registry: options.registry, ...settings });
 
   createBridge();
   createCgroups();
@@ -293,8 +292,9 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     `--initial-advertise-peer-urls=${etcdPeerUrl}`,
     `--initial-cluster=sandbox=${etcdPeerUrl}`,
     "--initial-cluster-state=new",
-  ], "SIGKILL");
-  const containerd = daemon("containerd", "containerd", ["--config", paths.containerdConfig]);
+  ], { stopSignal: "SIGKILL" });
+  // Its registry client resolves nothing: it goes to a closed "proxy" (CONTAINERD_ENV).
+  const containerd = daemon("containerd", "containerd", ["--config", paths.containerdConfig], { env: CONTAINERD_ENV });
   const ctr = (...args: string[]) => runCommand("ctr", ["--address", paths.containerdSocket, "--namespace", "k8s.io", ...args]);
   const imported = (async () => {
     await waitForDaemon(containerd, "containerd", async () => (await ctr("version")).code === 0, 30_000);
@@ -332,7 +332,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     // By address: otherwise it resolves the node's name through the machine's resolver, i.e. off the machine.
     "--kubelet-preferred-address-types=InternalIP",
     "--profiling=false",
-  ], "SIGKILL");
+  ], { stopSignal: "SIGKILL" });
   const caCertificate = fs.readFileSync(pki("ca.crt"), "utf8");
   await waitForDaemon(apiserver, "kube-apiserver /readyz", async () => {
     // /readyz is open to anonymous clients (system:public-info-viewer).

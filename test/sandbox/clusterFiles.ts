@@ -30,8 +30,6 @@ export interface ClusterPaths {
   containerdRoot: string;
   containerdState: string;
   containerdSocket: string;
-  /** registry.config_path: a hosts.toml per registry host. */
-  registryHosts: string;
   cniConfigDir: string;
   cniIpamDir: string;
   kubeletRoot: string;
@@ -56,7 +54,6 @@ export function clusterPaths(runDir: string): ClusterPaths {
     containerdRoot: path.join(containerd, "root"),
     containerdState: path.join(containerd, "state"),
     containerdSocket: path.join(containerd, "containerd.sock"),
-    registryHosts: path.join(containerd, "certs.d"),
     cniConfigDir: path.join(dataDir, "cni", "net.d"),
     cniIpamDir: path.join(dataDir, "cni", "ipam"),
     kubeletRoot: path.join(dataDir, "kubelet"),
@@ -131,15 +128,17 @@ disabled_plugins = [
     bin_dir = "/usr/lib/cni"
     conf_dir = ${q(paths.cniConfigDir)}
     max_conf_num = 1
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    # Every registry resolves to hosts.toml files here that point at a closed loopback port: an image that was not
-    # imported fails at once on the machine instead of being looked up anywhere.
-    config_path = ${q(paths.registryHosts)}
 `;
 }
 
-/** registry.config_path's catch-all: pulls go to loopback port 9 (discard), where nothing listens. */
-export const REGISTRY_DEFAULT_HOSTS = 'server = "http://127.0.0.1:9"\n';
+/**
+ * containerd's environment. An image that was not imported (a typo, a version never packed) must fail on the
+ * machine, but containerd would resolve the registry's name through the machine's resolver; a registry mirror in a
+ * hosts.toml does not help (1.6 has no catch-all `_default` host, and the name is still resolved). Through a proxy a
+ * client resolves nothing itself: this one is a closed loopback port, so a pull fails at once with "proxyconnect
+ * tcp: dial tcp 127.0.0.1:9: connect: connection refused".
+ */
+export const CONTAINERD_ENV = { HTTPS_PROXY: "http://127.0.0.1:9", HTTP_PROXY: "http://127.0.0.1:9", NO_PROXY: "" };
 
 /**
  * The pods' network: a bridge with the host as gateway for the Service range only. No default route (pods reach

@@ -13,7 +13,7 @@ import {
   corednsObjects,
   kubeletConfig,
   kubeProxyConfig,
-  REGISTRY_DEFAULT_HOSTS,
+  CONTAINERD_ENV,
 } from "../sandbox/clusterFiles";
 import { DNS_SERVICE_IP, HOST_ADDRESS, isSandboxListenAddress, POD_CIDR, SERVICE_CIDR } from "../sandbox/clusterNetwork";
 
@@ -23,8 +23,8 @@ const hostOf = (address: string) => address.replace(/:\d+$/, "");
 describe("the sandbox cluster's configuration", () => {
   it("keeps every file and socket in its own data directory", () => {
     const containerd = containerdConfig(paths);
-    const settings = [...containerd.matchAll(/^\s*(root|state|address|Root|conf_dir|config_path) = "([^"]*)"/gm)].filter((m) => m[2] !== "");
-    assert.equal(settings.length, 7, containerd);
+    const settings = [...containerd.matchAll(/^\s*(root|state|address|Root|conf_dir) = "([^"]*)"/gm)].filter((m) => m[2] !== "");
+    assert.equal(settings.length, 6, containerd);
     for (const [, key, value] of settings) {
       assert.ok(value.startsWith("/srv/run/cluster/"), `containerd ${key} = ${value}`);
     }
@@ -65,8 +65,8 @@ describe("the sandbox cluster's configuration", () => {
     assert.match(configMap.data.Corefile, /kubernetes cluster\.local in-addr\.arpa ip6\.arpa/);
   });
 
-  it("sends any image pull to a closed loopback port", () => {
-    assert.equal(REGISTRY_DEFAULT_HOSTS, 'server = "http://127.0.0.1:9"\n');
+  it("sends any image pull to a closed loopback port, through which containerd resolves no name", () => {
+    assert.deepEqual(CONTAINERD_ENV, { HTTPS_PROXY: "http://127.0.0.1:9", HTTP_PROXY: "http://127.0.0.1:9", NO_PROXY: "" });
   });
 
   it("leaves the machine's iptables chains and conntrack settings alone", () => {
