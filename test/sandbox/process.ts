@@ -250,13 +250,16 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Files under `dir` (recursively) whose contents include `needle`, e.g. to prove a secret is in no log. */
-export function filesContaining(dir: string, needle: string): string[] {
+/**
+ * Files under `dir` (recursively) whose contents include `needle`, e.g. to prove a secret is in no log; directories
+ * in `skip` are not entered.
+ */
+export function filesContaining(dir: string, needle: string, skip: readonly string[] = []): string[] {
   const found: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const file = path.join(entry.parentPath, entry.name);
-    if (fs.readFileSync(file).includes(needle)) found.push(file);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory() && !skip.includes(file)) found.push(...filesContaining(file, needle, skip));
+    else if (entry.isFile() && fs.readFileSync(file).includes(needle)) found.push(file);
   }
   return found;
 }
