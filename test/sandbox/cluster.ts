@@ -304,6 +304,8 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     }));
     mark("containerd ready, images imported");
   })();
+  // Awaited below, after the API server; a failure meanwhile must not count as an unhandled rejection.
+  imported.catch(() => undefined);
 
   await waitForDaemon(etcd, "etcd", async () => {
     const response = await httpRequest({ url: `${etcdUrl}/health`, timeoutMs: 1_000 }).catch(() => undefined);
