@@ -165,6 +165,7 @@ const querier = new Querier(
       ])
       .apply((endpoints) => [...endpoints, ...querierConfig.extraEndpoints]),
     resources: querierConfig.resources,
+    readyTimeoutSeconds: querierConfig.readyTimeoutSeconds,
     clusterDomain: kubernetesConfig.clusterDomain,
     tls: config.tls && {
       caCert: pulumi.secret(config.tls.caCert),

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { thanosLabels } from "../lib/project";
 import type { QuerierEndpoint } from "../lib/endpoints";
 import { serviceMetricsTarget, type MetricsTarget } from "../lib/monitoring";
-import { HTTP_PORT_NAME, podDisruptionBudgetSpec, thanosImage, thanosPodSpec, type Resources } from "../lib/pod";
+import { HTTP_PORT_NAME, podDisruptionBudgetSpec, thanosDeploymentSpec, thanosImage, type Resources } from "../lib/pod";
 import { querierArgs, type QuerierClientTls } from "../lib/querier";
 import type { ThanosVersion } from "../lib/thanosVersion";
 
@@ -33,6 +33,8 @@ export interface QuerierArgs {
   /** Every endpoint the querier dials, in order. */
   endpoints: pulumi.Input<QuerierEndpoint[]>;
   resources: Resources;
+  /** How long a create or update waits for the rollout (replicas updated and Ready, the Service's endpoints). */
+  readyTimeoutSeconds: number;
   tls?: QuerierTlsArgs;
   clusterDomain: string;
 }
@@ -89,32 +91,31 @@ export class Querier extends pulumi.ComponentResource {
       }),
     );
 
+    // The kubernetes provider waits for a rollout 10 minutes unless its resource options say otherwise; a
+    // Deployment whose pods never get Ready then fails `pulumi up` after readyTimeoutSeconds, naming why.
+    const rolloutTimeouts = { customTimeouts: { create: `${args.readyTimeoutSeconds}s`, update: `${args.readyTimeoutSeconds}s` } };
     this.deployment = new k8s.apps.v1.Deployment(
       name,
       {
         metadata,
-        spec: {
+        spec: thanosDeploymentSpec({
           replicas: args.replicas,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: thanosPodSpec({
-              containerName: "thanos-query",
-              image: thanosImage(args.version, args.image),
-              args: this.args,
-              ports: [
-                { name: "grpc", containerPort: QUERIER_GRPC_PORT },
-                { name: HTTP_PORT_NAME, containerPort: QUERIER_HTTP_PORT },
-              ],
-              resources: args.resources,
-              spreadLabels: labels,
-              volumeMounts: tlsSecret ? [{ name: "tls", mountPath: TLS_MOUNT_PATH, readOnly: true }] : [],
-              volumes: tlsSecret ? [{ name: "tls", secret: { secretName: tlsSecret.metadata.name, defaultMode: 0o440 } }] : [],
-            }),
+          podLabels: labels,
+          pod: {
+            containerName: "thanos-query",
+            image: thanosImage(args.version, args.image),
+            args: this.args,
+            ports: [
+              { name: "grpc", containerPort: QUERIER_GRPC_PORT },
+              { name: HTTP_PORT_NAME, containerPort: QUERIER_HTTP_PORT },
+            ],
+            resources: args.resources,
+            volumeMounts: tlsSecret ? [{ name: "tls", mountPath: TLS_MOUNT_PATH, readOnly: true }] : [],
+            volumes: tlsSecret ? [{ name: "tls", secret: { secretName: tlsSecret.metadata.name, defaultMode: 0o440 } }] : [],
           },
-        },
+        }),
       },
-      { parent: this },
+      { parent: this, ...rolloutTimeouts },
     );
 
     this.service = new k8s.core.v1.Service(
@@ -129,7 +130,8 @@ export class Querier extends pulumi.ComponentResource {
           ],
         },
       },
-      { parent: this },
+      // The provider waits until the Service has a Ready pod behind it: the same bound.
+      { parent: this, ...rolloutTimeouts },
     );
 
     const disruptionBudget = podDisruptionBudgetSpec(args.replicas, labels);

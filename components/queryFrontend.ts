@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { serviceMetricsTarget, type MetricsTarget } from "../lib/monitoring";
-import { HTTP_PORT_NAME, podDisruptionBudgetSpec, thanosImage, thanosPodSpec, type Resources } from "../lib/pod";
+import { HTTP_PORT_NAME, podDisruptionBudgetSpec, thanosDeploymentSpec, thanosImage, type Resources } from "../lib/pod";
 import { thanosLabels } from "../lib/project";
 import { queryFrontendArgs, type ResponseCache } from "../lib/queryFrontend";
 import type { ThanosVersion } from "../lib/thanosVersion";
@@ -59,21 +59,17 @@ export class QueryFrontend extends pulumi.ComponentResource {
       name,
       {
         metadata,
-        spec: {
+        spec: thanosDeploymentSpec({
           replicas: args.replicas,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: thanosPodSpec({
-              containerName: "thanos-query-frontend",
-              image: thanosImage(args.version, args.image),
-              args: this.args,
-              ports: [{ name: HTTP_PORT_NAME, containerPort: QUERY_FRONTEND_HTTP_PORT }],
-              resources: args.resources,
-              spreadLabels: labels,
-            }),
+          podLabels: labels,
+          pod: {
+            containerName: "thanos-query-frontend",
+            image: thanosImage(args.version, args.image),
+            args: this.args,
+            ports: [{ name: HTTP_PORT_NAME, containerPort: QUERY_FRONTEND_HTTP_PORT }],
+            resources: args.resources,
           },
-        },
+        }),
       },
       { parent: this },
     );

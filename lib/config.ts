@@ -169,6 +169,13 @@ const querier = z.strictObject({
   infoTimeout: duration.default("30s"),
   extraEndpoints: z.array(extraEndpoint).default([]),
   image: z.string().min(1).optional(),
+  // How long `pulumi up` waits for the Deployment's rollout (every replica updated and Ready) before it fails; the
+  // kubernetes provider would wait 10 minutes.
+  readyTimeoutSeconds: z
+    .int({ error: "must be a whole number of seconds" })
+    .min(10, { error: "must be from 10 to 3600 seconds" })
+    .max(3600, { error: "must be from 10 to 3600 seconds" })
+    .default(300),
   resources: resources.default({
     requests: { cpu: "100m", memory: "256Mi" },
     limits: { memory: "1Gi" },

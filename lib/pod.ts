@@ -70,6 +70,8 @@ export function thanosPodSpec(input: ThanosPodInput): PodSpec {
       },
     }),
     ...(input.terminationGracePeriodSeconds !== undefined && { terminationGracePeriodSeconds: input.terminationGracePeriodSeconds }),
+    // No Thanos component talks to the Kubernetes API: no service account token in the pod.
+    automountServiceAccountToken: false,
     containers: [
       {
         name: input.containerName,
@@ -125,6 +127,19 @@ export interface Storage {
 
 export function podDisruptionBudgetSpec(replicas: number, podLabels: Record<string, string>): k8s.types.input.policy.v1.PodDisruptionBudgetSpec | undefined {
   return replicas > 1 ? { maxUnavailable: 1, selector: { matchLabels: podLabels } } : undefined;
+}
+
+/**
+ * A Deployment of interchangeable Thanos replicas. A new ReplicaSet's pod joins before an old one leaves: while it
+ * cannot get Ready (a wrong image, a crashing flag), the running pods keep answering.
+ */
+export function thanosDeploymentSpec(input: { replicas: number; podLabels: Record<string, string>; pod: ThanosPodInput }): k8s.types.input.apps.v1.DeploymentSpec {
+  return {
+    replicas: input.replicas,
+    strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+    selector: { matchLabels: input.podLabels },
+    template: { metadata: { labels: input.podLabels }, spec: thanosPodSpec({ spreadLabels: input.podLabels, ...input.pod }) },
+  };
 }
 
 export interface ThanosStatefulSetInput {

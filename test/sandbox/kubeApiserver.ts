@@ -1,15 +1,22 @@
-// A real Kubernetes API server to validate manifests against, as there is no cluster here: kube-apiserver built by
-// test/build/build-kube-apiserver, stored in Debian's etcd, both on loopback ports with their state in the run directory.
-// Nothing schedules or runs the objects it accepts; it validates and stores them, which is what the tests need.
+// A bare Kubernetes API server to validate manifests against: kube-apiserver built by test/build/build-kubernetes,
+// stored in Debian's etcd, both on loopback ports the kernel picked with their state in the run directory, so it runs
+// beside anything else (the sandbox cluster included). Nothing schedules or runs the objects it accepts; it validates
+// and stores them, which is what the validation tests need.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { REPO_ROOT } from "../repo";
+import { prometheusOperatorCrdFiles } from "./inClusterPrometheus";
 import { freePorts, httpRequest, LOOPBACK } from "./ports";
 import { runForStdout, startProcess, startUntilReady, waitFor, type ProcessRegistry } from "./process";
 
 const FIELD_MANAGER = "thanos-global-view-sandbox";
+
+/** The directory of the Kubernetes binaries (kube-apiserver, kubelet, kubectl, ...) test/build/build-kubernetes builds. */
+export async function kubernetesBinDir(): Promise<string> {
+  return (await runForStdout(path.join(REPO_ROOT, "test", "build", "build-kubernetes"))).trim();
+}
 
 /** An object as a manifest holds it. */
 export interface KubeObject {
@@ -118,13 +125,11 @@ export class KubeApiserver {
   }
 }
 
-/** prometheus-operator's ServiceMonitor and PrometheusRule CRDs, as test/build/fetch-prometheus-operator-crds pins them. */
+/** prometheus-operator's CustomResourceDefinitions (ServiceMonitor, PrometheusRule, ...), from the sandbox's operator build. */
 export async function prometheusOperatorCrds(): Promise<KubeObject[]> {
-  const dir = (await runForStdout(path.join(REPO_ROOT, "test", "build", "fetch-prometheus-operator-crds"))).trim();
-  return fs
-    .readdirSync(dir)
-    .filter((file) => file.endsWith(".yaml"))
-    .flatMap((file) => parseAllDocuments(fs.readFileSync(path.join(dir, file), "utf8")).map((document) => document.toJS() as KubeObject));
+  return (await prometheusOperatorCrdFiles()).flatMap((file) =>
+    parseAllDocuments(fs.readFileSync(file, "utf8")).map((document) => document.toJS() as KubeObject),
+  );
 }
 
 export interface StartKubeApiserverOptions {
@@ -138,7 +143,7 @@ export interface StartKubeApiserverOptions {
 /** Starts etcd and kube-apiserver on loopback, both stopped by the registry; resolves once the server is ready. */
 export async function startKubeApiserver(options: StartKubeApiserverOptions): Promise<KubeApiserver> {
   const { runDir, registry, readyTimeoutMs = 2 * 60_000 } = options;
-  const binary = (await runForStdout(path.join(REPO_ROOT, "test", "build", "build-kube-apiserver"))).trim();
+  const binary = path.join(await kubernetesBinDir(), "kube-apiserver");
   const dir = path.join(runDir, "kube-apiserver");
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const [etcdClientPort, etcdPeerPort, securePort] = await freePorts(3);

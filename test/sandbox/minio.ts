@@ -30,6 +30,8 @@ export interface StartMinioOptions {
   runDir: string;
   /** Default "minio"; names the log and data directory, for several servers in one run. */
   name?: string;
+  /** The address it listens on; default 127.0.0.1 (the sandbox cluster's bridge address, for pods and the VM). */
+  host?: string;
   /** Default: a free port. */
   port?: number;
   accessKey?: string;
@@ -55,6 +57,7 @@ export class MinioServer {
   constructor(
     readonly binary: string,
     readonly name: string,
+    readonly host: string,
     readonly port: number,
     private readonly consolePort: number,
     readonly accessKey: string,
@@ -63,7 +66,7 @@ export class MinioServer {
     private readonly registry: ProcessRegistry | undefined,
     private readonly readyTimeoutMs: number,
   ) {
-    this.endpoint = `${LOOPBACK}:${port}`;
+    this.endpoint = `${host}:${port}`;
     this.url = `http://${this.endpoint}`;
     this.dataDir = path.join(runDir, name, "data");
     this.logFile = path.join(runDir, "logs", `${name}.log`);
@@ -86,7 +89,7 @@ export class MinioServer {
         name: this.name,
         command: this.binary,
         // The console would otherwise listen on a random port on every interface.
-        args: ["server", "--quiet", "--address", this.endpoint, "--console-address", `${LOOPBACK}:${this.consolePort}`, this.dataDir],
+        args: ["server", "--quiet", "--address", this.endpoint, "--console-address", `${this.host}:${this.consolePort}`, this.dataDir],
         env: {
           MINIO_ROOT_USER: this.accessKey,
           MINIO_ROOT_PASSWORD: this.secretKey,
@@ -246,12 +249,14 @@ function xmlText(xml: string, tag: string): string | undefined {
     .replace(/&amp;/g, "&");
 }
 
-/** Starts MinIO on 127.0.0.1 with generated credentials and waits until it is ready. */
+/** Starts MinIO (on 127.0.0.1 unless told otherwise) with generated credentials and waits until it is ready. */
 export async function startMinio(options: StartMinioOptions): Promise<MinioServer> {
-  const [apiPort, consolePort] = await freePorts(2);
+  const host = options.host ?? LOOPBACK;
+  const [apiPort, consolePort] = await freePorts(2, host);
   const server = new MinioServer(
     options.binary,
     options.name ?? "minio",
+    host,
     options.port ?? apiPort,
     consolePort,
     options.accessKey ?? `tgv-${crypto.randomBytes(4).toString("hex")}`,

@@ -4,14 +4,16 @@
 // namespace, extra endpoints, both querier argument forms, and the cold storage components with each of their options:
 // time-partitioned store gateways with budgets, claims of a StorageClass or emptyDirs, the compactor with and without
 // downsampling, a replicated query frontend, and the ServiceMonitors and PrometheusRule, validated against
-// prometheus-operator's own CRDs (test/build/fetch-prometheus-operator-crds). The objects are the inputs Pulumi's mocks receive, which
-// the kubernetes provider would send; the e2e tests cover the provider's own rendering of the sandbox stack.
+// prometheus-operator's own CRDs, and the sandbox stack as the e2e tests deploy it. The objects are the inputs Pulumi's
+// mocks receive, which the kubernetes provider would send (test/harness/kubernetesObjects.ts); the e2e tests check
+// that they are the objects the real provider makes.
 import { strict as assert } from "node:assert";
 import { after, before, test } from "node:test";
 import { prometheusOperatorCrds, startKubeApiserver, type KubeApiserver, type KubeObject } from "../sandbox/kubeApiserver";
 import { createRunDir, processesMentioning, ProcessRegistry } from "../sandbox/process";
-import { recorded, reveal, runProgram } from "../harness/mocks";
-import { referenceConfig, REFERENCE_SECRET_KEYS, tlsConfig, withAllComponents } from "../harness/configs";
+import { SANDBOX_SECRET_KEYS, sandboxStackConfig } from "../sandbox/stackConfig";
+import { FAKE_SSH_KEY, referenceConfig, REFERENCE_SECRET_KEYS, tlsConfig, VM_HOST_KEY, withAllComponents } from "../harness/configs";
+import { kubernetesObjects } from "../harness/kubernetesObjects";
 
 const registry = new ProcessRegistry();
 const runDir = createRunDir("kube-manifests");
@@ -26,21 +28,6 @@ after(async () => {
   await registry.stopAll();
   assert.deepEqual(processesMentioning(runDir), [], "etcd or kube-apiserver still running");
 });
-
-/** The Kubernetes objects of one program run, as manifests: the registered inputs with secrets unwrapped. */
-async function kubernetesObjects(config: Record<string, unknown>, secretKeys: readonly string[]): Promise<KubeObject[]> {
-  await runProgram(config, secretKeys);
-  return recorded
-    .filter((resource) => resource.type.startsWith("kubernetes:"))
-    .map((resource) => {
-      const object = reveal(resource.inputs) as KubeObject;
-      // The kubernetes SDK sets apiVersion and kind in the inputs; they must agree with the resource type.
-      const [, group, kind] = resource.type.split(":");
-      assert.equal(object.kind, kind, resource.type);
-      assert.equal(object.apiVersion, group.replace(/^core\//, ""), resource.type);
-      return object;
-    });
-}
 
 /** The cluster's Prometheus namespace, which the stack uses but does not own. */
 async function prometheusNamespaceExists(): Promise<void> {
@@ -200,4 +187,29 @@ test("0.34.1 with every cold storage component on its defaults, the store gatewa
   );
   const args = await applyAll(objects);
   assert.ok(args.includes("--endpoint=dnssrv+_grpc._tcp.thanos-store.cold.svc.cluster.local"), args.join(" "));
+});
+
+test("the sandbox stack (Pulumi.sandbox.yaml and a boot's values), as the e2e tests and make sandbox deploy it", async () => {
+  const config = sandboxStackConfig({
+    vmAddress: "10.244.255.10",
+    vmHostKey: VM_HOST_KEY,
+    sshPrivateKey: FAKE_SSH_KEY,
+    objstoreEndpoint: "10.244.0.1:9000",
+    objstoreAccessKey: "sandbox",
+    objstoreSecretKey: "sandbox-secret",
+    thanosUrlTemplate: "http://10.244.0.1:8080/v{version}/thanos-{version}.linux-{arch}.tar.gz",
+    thanosSha256sumsUrlTemplate: "http://10.244.0.1:8080/v{version}/sha256sums.txt",
+  });
+  const objects = await kubernetesObjects(config, SANDBOX_SECRET_KEYS, "sandbox");
+  assert.deepEqual(kinds(objects), [
+    "Deployment/thanos/thanos-querier",
+    "Namespace//thanos",
+    "PodDisruptionBudget/thanos/thanos-querier",
+    "Secret/monitoring/thanos-objstore",
+    "Service/monitoring/sidecar",
+    "Service/thanos/thanos-querier",
+  ]);
+  await prometheusNamespaceExists();
+  const args = await applyAll(objects);
+  assert.ok(args.some((arg) => arg.includes("dnssrv+_grpc._tcp.sidecar.monitoring.svc.cluster.local")), args.join(" "));
 });

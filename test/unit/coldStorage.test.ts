@@ -131,10 +131,18 @@ describe("cold storage under mocks", () => {
     assert.ok(!JSON.stringify(notSecrets.map((resource) => reveal(resource.inputs))).includes(FAKE_OBJSTORE_SECRET));
   });
 
-  it("runs every new workload as nobody, read-only, without capabilities, with probes on the http port", async () => {
+  it("rolls the Deployments out new pods first: one that never gets Ready takes no running pod away", async () => {
     await allOn("0.42.4");
-    for (const workload of [statefulSet("thanos-store"), statefulSet("thanos-compact"), deployment("thanos-query-frontend")]) {
+    for (const name of ["thanos-querier", "thanos-query-frontend"]) {
+      assert.deepEqual(deployment(name).spec.strategy, { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }, name);
+    }
+  });
+
+  it("runs every workload as nobody, read-only, without capabilities or API token, with probes on the http port", async () => {
+    await allOn("0.42.4");
+    for (const workload of [statefulSet("thanos-store"), statefulSet("thanos-compact"), deployment("thanos-query-frontend"), deployment("thanos-querier")]) {
       const pod = workload.spec.template.spec;
+      assert.equal(pod.automountServiceAccountToken, false);
       assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, fsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } });
       const [container] = pod.containers;
       assert.deepEqual(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });

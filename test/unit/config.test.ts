@@ -35,6 +35,7 @@ describe("parseStackConfig", () => {
     assert.equal(config.kubernetes.createNamespace, true);
     assert.deepEqual(config.kubernetes.querier.replicaLabels, ["prometheus_replica"]);
     assert.equal(config.kubernetes.querier.replicas, 1);
+    assert.equal(config.kubernetes.querier.readyTimeoutSeconds, 300);
     assert.equal(config.kubernetes.sidecarService.name, "sidecar");
     assert.deepEqual(config.kubernetes.sidecarService.selector, { "app.kubernetes.io/name": "prometheus" });
     assert.equal(config.kubernetes.sidecarService.discovery, "dnssrv");
@@ -136,6 +137,7 @@ describe("parseStackConfig", () => {
     ["bad replica label", (c) => (c.kubernetes.querier.replicaLabels = ["prometheus-replica"]), /^thanos-global-view:kubernetes\.querier\.replicaLabels\[0\]: must be a Prometheus label name/],
     ["zero querier replicas", (c) => (c.kubernetes.querier.replicas = 0), /^thanos-global-view:kubernetes\.querier\.replicas: must be at least 1/],
     ["bad infoTimeout", (c) => (c.kubernetes.querier.infoTimeout = "30 seconds"), /^thanos-global-view:kubernetes\.querier\.infoTimeout: must be a Prometheus duration/],
+    ["querier readyTimeoutSeconds too short", (c) => (c.kubernetes.querier.readyTimeoutSeconds = 5), /^thanos-global-view:kubernetes\.querier\.readyTimeoutSeconds: must be from 10 to 3600 seconds$/],
     ["bad log level", (c) => (c.vms[0].logLevel = "verbose"), /^thanos-global-view:vms\[0\]\.logLevel: must be one of debug, info, warn, error/],
     ["bad host key", (c) => (c.vms[0].hostKey = "AAAAC3Nza"), /^thanos-global-view:vms\[0\]\.hostKey: must be an SSH public host key line/],
     ["bad stack reference", (c) => (c.vms[0].host = { stack: "a/b/c" }), /^thanos-global-view:vms\[0\]\.host: must be a hostname or IP address, or \{stack, output\}/],
