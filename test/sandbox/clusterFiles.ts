@@ -16,6 +16,7 @@ import {
   NODE_NAME,
   POD_CIDR,
   POD_RANGE,
+  LEDGER_DIR,
   SERVICE_CIDR,
 } from "./clusterNetwork";
 
@@ -29,6 +30,10 @@ export interface ClusterPaths {
   containerdConfig: string;
   containerdRoot: string;
   containerdState: string;
+  /**
+   * In the ledger's directory, not the data directory: containerd refuses a socket path over 104 bytes, and a
+   * checkout may be deep. One cluster runs per machine, so the fixed name is free.
+   */
   containerdSocket: string;
   cniConfigDir: string;
   cniIpamDir: string;
@@ -53,7 +58,7 @@ export function clusterPaths(runDir: string): ClusterPaths {
     containerdConfig: path.join(containerd, "config.toml"),
     containerdRoot: path.join(containerd, "root"),
     containerdState: path.join(containerd, "state"),
-    containerdSocket: path.join(containerd, "containerd.sock"),
+    containerdSocket: path.join(LEDGER_DIR, "containerd.sock"),
     cniConfigDir: path.join(dataDir, "cni", "net.d"),
     cniIpamDir: path.join(dataDir, "cni", "ipam"),
     kubeletRoot: path.join(dataDir, "kubelet"),

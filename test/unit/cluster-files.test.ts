@@ -15,19 +15,23 @@ import {
   kubeProxyConfig,
   CONTAINERD_ENV,
 } from "../sandbox/clusterFiles";
-import { DNS_SERVICE_IP, HOST_ADDRESS, isSandboxListenAddress, POD_CIDR, SERVICE_CIDR } from "../sandbox/clusterNetwork";
+import { DNS_SERVICE_IP, HOST_ADDRESS, isSandboxListenAddress, LEDGER_DIR, POD_CIDR, SERVICE_CIDR } from "../sandbox/clusterNetwork";
 
 const paths = clusterPaths("/srv/run");
 const hostOf = (address: string) => address.replace(/:\d+$/, "");
 
 describe("the sandbox cluster's configuration", () => {
-  it("keeps every file and socket in its own data directory", () => {
+  it("keeps every file in its own data directory, and its sockets at a short path however deep the checkout", () => {
     const containerd = containerdConfig(paths);
     const settings = [...containerd.matchAll(/^\s*(root|state|address|Root|conf_dir) = "([^"]*)"/gm)].filter((m) => m[2] !== "");
     assert.equal(settings.length, 6, containerd);
     for (const [, key, value] of settings) {
-      assert.ok(value.startsWith("/srv/run/cluster/"), `containerd ${key} = ${value}`);
+      if (key === "address") assert.ok(value.startsWith(`${LEDGER_DIR}/`), `containerd ${key} = ${value}`);
+      else assert.ok(value.startsWith("/srv/run/cluster/"), `containerd ${key} = ${value}`);
     }
+    // containerd refuses a unix socket path over 104 bytes.
+    const deep = containerdConfig(clusterPaths(`/${"d".repeat(200)}/run`));
+    for (const [, socket] of deep.matchAll(/^\s*address = "([^"]+)"/gm)) assert.ok(socket.length <= 104, socket);
     const kubelet = kubeletConfig(paths);
     for (const key of ["resolvConf", "podLogsDir", "tlsCertFile", "tlsPrivateKeyFile"]) assert.match(String(kubelet[key]), /^\/srv\/run\/cluster\//, key);
     assert.match(String((cniConfig(paths).match(/"dataDir": "([^"]+)"/) ?? [])[1]), /^\/srv\/run\/cluster\//);
