@@ -27,8 +27,24 @@ const KUBERNETES_LABEL_KEY =
   /^(?:(?=[^/]{1,253}\/)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const KUBERNETES_LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const KUBERNETES_QUANTITY = /^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+// An OCI image reference: [registry[:port]/]path[:tag][@sha256:digest], as the container runtime parses it.
+const IMAGE_REFERENCE =
+  /^(?:[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?)*(?::\d{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+// A Kubernetes Secret's data key.
+const SECRET_DATA_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
+/** Spaces, tabs, newlines and other control characters: never part of a key, URL or name. */
+const WHITESPACE_OR_CONTROL = /[\s\u0000-\u001f\u007f]/;
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 const isHost = (value: string) => isIP(value) !== 0 || HOSTNAME.test(value);
+
+/** A querier endpoint as Thanos takes it: host:port, or dns+host:port, dnssrv+ / dnssrvnoa+ and an SRV name. */
+function isEndpointAddress(value: string): boolean {
+  const discovery = /^(dns|dnssrv|dnssrvnoa)\+(.*)$/.exec(value);
+  if (!discovery) return splitHostPort(value) !== undefined;
+  const [, kind, target] = discovery;
+  return kind === "dns" ? splitHostPort(target) !== undefined : HOSTNAME.test(target.replace(/^_[a-z0-9-]+\._(tcp|udp)\./, ""));
+}
 
 /** Splits "host:port" or "[v6]:port"; undefined when it is not one. */
 function splitHostPort(value: string): { host: string; port: number } | undefined {
@@ -76,20 +92,35 @@ const kubernetesLabels = z
 const quantity = z.string().regex(KUBERNETES_QUANTITY, { error: "must be a Kubernetes quantity such as 500m or 1Gi" });
 const absolutePath = z
   .string()
-  .refine((value) => value.startsWith("/") && !value.split("/").includes(".."), {
-    error: "must be an absolute path without '..', e.g. /var/lib/prometheus/metrics2",
+  .refine((value) => value.startsWith("/") && !value.split("/").includes("..") && !CONTROL.test(value), {
+    error: "must be an absolute path without '..' or control characters, e.g. /var/lib/prometheus/metrics2",
   });
-const httpUrl = z.string().refine(
-  (value) => {
-    try {
-      const url = new URL(value);
-      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
-    } catch {
-      return false;
-    }
-  },
-  { error: "must be an http:// or https:// URL, e.g. http://localhost:9090" },
-);
+/** An http(s) URL; the WHATWG parser would quietly drop tabs and newlines, so they are refused before it looks. */
+function isHttpUrl(value: string): boolean {
+  if (WHITESPACE_OR_CONTROL.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+const httpUrl = z.string().refine(isHttpUrl, {
+  error: "must be an http:// or https:// URL without spaces or control characters (percent-encode them), e.g. http://localhost:9090",
+});
+/** A download URL template: an http(s) URL once {version} and {arch} are filled in (curl would also read file://). */
+const urlTemplate = (example: string) =>
+  z.string().refine((value) => isHttpUrl(value.replace(/\{version\}/g, "0.42.4").replace(/\{arch\}/g, "amd64")), {
+    error: `must be an http:// or https:// URL (with {version} and {arch} placeholders), without spaces or control characters, e.g. ${example}`,
+  });
+/** A value that goes into a YAML file or a script as one line: no control characters (a newline would split it). */
+const oneLine = (what: string) =>
+  z.string().min(1, { error: "must not be empty" }).refine((value) => !CONTROL.test(value), { error: `${what} must be one line without control characters` });
+/** A credential or name: no whitespace or control characters anywhere. */
+const token = (what: string) =>
+  z.string().min(1, { error: "must not be empty" }).refine((value) => !WHITESPACE_OR_CONTROL.test(value), {
+    error: `${what} must not contain spaces, newlines or other control characters`,
+  });
 const sshPublicKey = z
   .string()
   .regex(SSH_PUBLIC_KEY, { error: "must be an SSH public host key line such as 'ssh-ed25519 AAAA...'" });
@@ -137,10 +168,14 @@ const vm = z.strictObject({
 });
 
 /** An extra querier endpoint, e.g. a store gateway; plain strings are shorthand for {address}. */
+const endpointAddress = z.string().refine(isEndpointAddress, {
+  error: "must be host:port, dns+host:port or dnssrv+_grpc._tcp.<service name>, e.g. thanos-store.thanos.svc.cluster.local:10901",
+});
 const extraEndpoint = z.union(
   [
-    z.string().min(1).transform((address) => ({ address, tls: false })),
-    z.strictObject({ address: z.string().min(1), tls: z.boolean().default(false) }),
+    // A plain string is {address}: its problems are reported at .address, as for the object form.
+    z.string().transform((address) => ({ address, tls: false })).pipe(z.object({ address: endpointAddress, tls: z.boolean() })),
+    z.strictObject({ address: endpointAddress, tls: z.boolean().default(false) }),
   ],
   { error: "must be an endpoint address or {address, tls}" },
 );
@@ -160,7 +195,7 @@ const querier = z.strictObject({
   logLevel: logLevel.default("info"),
   infoTimeout: duration.default("30s"),
   extraEndpoints: z.array(extraEndpoint).default([]),
-  image: z.string().min(1).optional(),
+  image: z.string().regex(IMAGE_REFERENCE, { error: "must be a container image reference such as quay.io/thanos/thanos:v0.42.4" }).optional(),
   resources: resources.default({
     requests: { cpu: "100m", memory: "256Mi" },
     limits: { memory: "1Gi" },
@@ -181,11 +216,11 @@ const kubernetes = z.strictObject({
   namespace: dnsLabel.default("thanos"),
   createNamespace: z.boolean().default(true),
   clusterDomain: z.string().refine(isHost, { error: "must be a DNS domain such as cluster.local" }).default("cluster.local"),
-  renderYamlToDirectory: z.string().min(1).optional(),
+  renderYamlToDirectory: oneLine("the directory").optional(),
   querier: querier.default(querier.parse({})),
   sidecarService: sidecarService.default(sidecarService.parse({})),
   objstoreSecret: z
-    .strictObject({ name: dnsLabel.default("thanos-objstore"), namespace: dnsLabel.optional(), key: z.string().default("objstore.yml") })
+    .strictObject({ name: dnsLabel.default("thanos-objstore"), namespace: dnsLabel.optional(), key: z.string().regex(SECRET_DATA_KEY, { error: "must be a Secret data key: letters, digits, '-', '_' or '.'" }).default("objstore.yml") })
     .optional(),
 });
 
@@ -193,9 +228,13 @@ const objstore = z.strictObject({
   bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an S3 bucket name" }),
   endpoint: hostPort,
   insecure: z.boolean().default(false),
-  accessKey: z.string().min(1, { error: "must not be empty" }),
-  region: z.string().min(1).default("us-east-1"),
-  prefix: z.string().regex(/^[^/].*[^/]$|^[^/]$/, { error: "must not start or end with '/'" }).optional(),
+  accessKey: token("an access key"),
+  region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: "must be a region name such as us-east-1" }).default("us-east-1"),
+  prefix: z
+    .string()
+    .refine((value) => !WHITESPACE_OR_CONTROL.test(value), { error: "must not contain spaces or control characters", abort: true })
+    .refine((value) => /^[^/](.*[^/])?$/.test(value), { error: "must not start or end with '/'" })
+    .optional(),
   createBucket: z.boolean().default(false),
 });
 
@@ -204,8 +243,12 @@ const DEFAULT_THANOS_URL_TEMPLATE =
 const DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE = "https://github.com/thanos-io/thanos/releases/download/v{version}/sha256sums.txt";
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: "must be a sha256 in lower-case hex" });
 const thanosDownload = z.strictObject({
-  urlTemplate: z.string().includes("{version}", { error: "must contain {version} (and usually {arch})" }).default(DEFAULT_THANOS_URL_TEMPLATE),
-  sha256sumsUrlTemplate: z.string().min(1).default(DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE),
+  urlTemplate: z
+    .string()
+    .includes("{version}", { error: "must contain {version} (and usually {arch})" })
+    .pipe(urlTemplate("https://mirror.internal/thanos/v{version}/thanos-{version}.linux-{arch}.tar.gz"))
+    .default(DEFAULT_THANOS_URL_TEMPLATE),
+  sha256sumsUrlTemplate: urlTemplate("https://mirror.internal/thanos/v{version}/sha256sums.txt").default(DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE),
   sha256: z.strictObject({ amd64: sha256.optional(), arm64: sha256.optional() }).optional(),
 });
 
@@ -243,7 +286,8 @@ const schema = z.strictObject({
     .regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, { error: "must be a PEM or OpenSSH private key" })
     .optional(),
   objstore,
-  objstoreSecretKey: z.string().min(1, { error: "must not be empty" }),
+  // One line: the scripts hide every output line that holds it, line by line.
+  objstoreSecretKey: oneLine("the secret key"),
   tls: tls.optional(),
 });
 
