@@ -1,10 +1,14 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { joinHostPort } from "../lib/address";
 import type { VmConfig } from "../lib/config";
 import type { QuerierEndpoint } from "../lib/endpoints";
 import type { ObjstoreSettings } from "../lib/objstore";
-import { vmSidecarCommands } from "../lib/vm/commands";
+import { installCode, vmSidecarCommands } from "../lib/vm/commands";
+import type { UploadedCode } from "../lib/vm/shell";
 import { sidecarSecrets, vmSidecarPayload } from "../lib/vm/payload";
 import type { VmStackSettings } from "../lib/vm/stackSettings";
 
@@ -66,10 +70,28 @@ function secretPayload(args: VmSidecarArgs): pulumi.Output<string> {
 }
 
 /**
+ * The local file a remote.CopyToRemote uploads: named by its content's sha256, so every VM and every run of the
+ * program shares one, and state records only its path and hash (a FileAsset), never the code.
+ */
+function localCodeFile(code: UploadedCode): string {
+  const file = path.join(os.tmpdir(), "thanos-global-view", `${path.basename(code.remotePath, ".sh")}-${code.sha256}.sh`);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}`;
+    fs.writeFileSync(temporary, code.text);
+    fs.renameSync(temporary, file);
+  }
+  return file;
+}
+
+/**
  * A Thanos sidecar beside a VM's Prometheus, installed and kept up to date over SSH with remote commands.
  *
- * Changes to the script, the payload or the connection are updates: the same install script runs for create and
- * update, and no `triggers` are set, the only input that makes command provider 1.2 replace. A replacement can then
+ * Changes to the script, the payload or the connection are updates: the install runs for create and, as the
+ * provider falls back to `create` when `update` is unset, for update too; no `triggers` are set, the only input that
+ * makes command provider 1.2 replace. The install's fixed code is uploaded first (`<name>-install-code`): the command
+ * holds only the VM's values, which keeps the state small (the provider stores each command in inputs and outputs)
+ * and `pulumi preview --diff` readable. A replacement can then
  * only be asked for (`pulumi up --replace`); it deletes before it creates, i.e. a clean reinstall, since the old
  * delete and the new create would carry the same ownership token. Where a new resource's create does run before an
  * old one's delete (a renamed VM entry, another stack taking the VM over), the ownership token in the scripts makes
@@ -108,20 +130,23 @@ export class VmSidecar extends pulumi.ComponentResource {
         {
           connection,
           create: setupScript,
-          update: setupScript,
           // The provider would pass earlier output through SSH environment variables, which sshd usually refuses.
           addPreviousOutputInEnv: false,
         },
         { parent: this },
       );
 
-    const install = commands.install;
+    const code = installCode();
+    const upload = new command.remote.CopyToRemote(
+      `${name}-install-code`,
+      { connection, source: new pulumi.asset.FileAsset(localCodeFile(code)), remotePath: code.remotePath },
+      { parent: this },
+    );
     this.install = new command.remote.Command(
       `${name}-sidecar`,
       {
         connection,
-        create: install,
-        update: install,
+        create: commands.install,
         delete: commands.delete,
         stdin: secretPayload(args),
         // The scripts print progress and errors but never the payload, and journal lines holding the secret key are
@@ -131,7 +156,7 @@ export class VmSidecar extends pulumi.ComponentResource {
       },
       {
         parent: this,
-        dependsOn: prometheusSetup ? [prometheusSetup] : [],
+        dependsOn: [upload, ...(prometheusSetup ? [prometheusSetup] : [])],
         additionalSecretOutputs: ["stdout", "stderr"],
         deleteBeforeReplace: true,
       },

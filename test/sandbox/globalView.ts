@@ -7,10 +7,12 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig, type StackConfig } from "../../lib/config";
 import { renderObjstoreYaml } from "../../lib/objstore";
 import { parseThanosVersion } from "../../lib/thanosVersion";
 import { UNIT_NAME } from "../../lib/vm/paths";
+import { shQuote } from "../../lib/vm/shell";
 import { asRawConfig, secretKeySet } from "../harness/configs";
 import { byType, recorded, reveal, runProgram, valueOf } from "../harness/mocks";
 import { startThanosMirror, type ThanosMirror, type ThanosRelease } from "./mirror";
@@ -54,11 +56,13 @@ export interface VmChange {
 
 /** What the program registers for the VM entry: the sidecar's remote command, as the command provider gets it. */
 interface RegisteredVmCommand {
+  /** Create, and update too (the provider falls back to create). */
   create: string;
-  update: string;
   delete: string;
   stdin: string;
   connection: { host: string; port: number; dialErrorLimit: number; perDialTimeout: number };
+  /** The install's code, uploaded first (a remote.CopyToRemote): the local file and where it goes in the SSH user's home. */
+  upload: { file: string; remotePath: string };
 }
 
 export interface VmCommandResult {
@@ -186,10 +190,17 @@ export class GlobalViewSandbox {
   /** The VM sidecar's remote command as the program registers it for the config with a change applied. */
   async vmCommand(change: VmChange = {}): Promise<RegisteredVmCommand> {
     await runProgram(this.stackConfig(change), SANDBOX_SECRET_KEYS, { stack: SANDBOX_STACK });
-    const name = `${this.vmConfig(change).name}-sidecar`;
-    const command = byType("command:remote:Command").find((resource) => resource.name === name);
-    if (!command) throw new Error(`the program registered no command ${name}: ${recorded.map((r) => r.name).join(", ")}`);
-    return reveal(command.inputs) as RegisteredVmCommand;
+    const vmName = this.vmConfig(change).name;
+    const registered = (type: string, name: string) => {
+      const found = byType(type).find((resource) => resource.name === name);
+      if (!found) throw new Error(`the program registered no ${type} ${name}: ${recorded.map((r) => r.name).join(", ")}`);
+      return found;
+    };
+    const command = registered("command:remote:Command", `${vmName}-sidecar`);
+    const copy = registered("command:remote:CopyToRemote", `${vmName}-install-code`);
+    const source = copy.inputs.source as pulumi.asset.FileAsset;
+    const upload = { file: await source.path, remotePath: String(copy.inputs.remotePath) };
+    return { ...(reveal(command.inputs) as Omit<RegisteredVmCommand, "upload">), upload };
   }
 
   /** The component's secret stdin: objstore config and the values to redact. */
@@ -197,12 +208,24 @@ export class GlobalViewSandbox {
     return (await this.vmCommand()).stdin;
   }
 
-  /** The install (create and update) command over SSH, with the payload on stdin, as the provider runs it. */
+  /**
+   * The install (create and update) as the provider runs it over SSH: its code uploaded where the CopyToRemote puts
+   * it (relative to the SSH user's home, parent directories made, as SFTP does), then the command with the payload
+   * on stdin. A failed upload is the result.
+   */
   async install(change: VmChange = {}, options: Omit<RunOnVmOptions, "stdin"> = {}): Promise<VmCommandResult> {
     const command = await this.vmCommand(change);
+    const connectTimeoutSeconds = command.connection.perDialTimeout;
+    const { file, remotePath } = command.upload;
+    const uploaded = await this.runOnVm("install-code", `mkdir -p -- "$(dirname -- ${shQuote(remotePath)})" && cat > ${shQuote(remotePath)}`, {
+      ...options,
+      stdin: fs.readFileSync(file, "utf8"),
+      connectTimeoutSeconds,
+    });
+    if (uploaded.code !== 0) return uploaded;
     // A failed change waits for the new sidecar, then for the restored one.
     const timeoutMs = options.timeoutMs ?? (2 * this.vmConfig(change).readyTimeoutSeconds + 120) * 1000;
-    return this.runOnVm("install", command.update, { ...options, timeoutMs, stdin: command.stdin, connectTimeoutSeconds: command.connection.perDialTimeout });
+    return this.runOnVm("install", command.create, { ...options, timeoutMs, stdin: command.stdin, connectTimeoutSeconds });
   }
 
   /** The delete command (what `pulumi destroy` runs). */

@@ -131,7 +131,8 @@ describe("index.ts", () => {
       assert.ok(isSecretInput(inputs.connection), "the connection holds the private key: it must be secret");
       assert.equal(reveal(inputs.connection).hostKey, VM_HOST_KEY);
       assert.equal(reveal(inputs.connection).privateKey, FAKE_SSH_KEY);
-      for (const field of ["create", "update", "delete"]) {
+      assert.equal(inputs.update, undefined, "update falls back to create");
+      for (const field of ["create", "delete"]) {
         // JSON, so a value wrapped as a secret is searched too instead of becoming "[object Object]".
         const script = JSON.stringify(inputs[field] ?? "");
         // An empty command would hold no secret either: each must carry its script.

@@ -11,7 +11,7 @@ import { renderScript, shQuote } from "../../lib/vm/shell";
 import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
 import { renderSidecarUnit } from "../../lib/vm/unit";
 import { runCommand } from "../harness/command";
-import { parsePayload, scriptOf, scriptValue, STACK, VM, VM_HOST } from "../harness/vm";
+import { effectiveScript, parsePayload, scriptOf, scriptValue, STACK, VM, VM_HOST } from "../harness/vm";
 
 describe("sidecarFlags", () => {
   it("renders the sidecar's flags from the settings", () => {
@@ -224,7 +224,7 @@ describe("vmSidecarCommands", () => {
 
   it("runs each script with bash -c, directly as root", () => {
     assert.match(commands.install, /^bash -c '#!\/bin\/bash\n/);
-    assert.match(commands.install, / 'thanos-global-view-install'$/);
+    assert.match(commands.install, / 'thanos-global-view-install' "\$HOME"\/'\.thanos-global-view\/install\.sh'$/);
     assert.match(commands.delete, / 'thanos-global-view-delete'$/);
     assert.equal(commands.prometheusSetup, undefined);
   });
@@ -234,9 +234,37 @@ describe("vmSidecarCommands", () => {
     for (const command of [sudo.install, sudo.delete]) assert.match(command, /^sudo -n bash -c '/);
   });
 
-  it("unquotes to the rendered scripts", () => {
-    assert.equal(scriptOf(commands.install), renderScript("install", sidecarScriptValues(VM, VM_HOST, STACK)));
+  /** The functions a script defines and its values, as bash sees them once it has read all but the call of main. */
+  async function definitions(script: string): Promise<string> {
+    assert.ok(script.endsWith("\nmain\n"));
+    const result = await runCommand("bash", ["-c", 'eval "$1"; declare -f; declare -p | grep "^declare -[a-zA-Z]*r"', "defs", script.slice(0, -"main\n".length)]);
+    assert.equal(result.code, 0, result.stderr);
+    return result.stdout;
+  }
+
+  it("runs the rendered scripts: the same functions and values, the code unpacked or uploaded", async () => {
+    const setupVm = { ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } };
+    const withSetup = vmSidecarCommands(setupVm, VM_HOST, STACK);
+    const values = sidecarScriptValues(VM, VM_HOST, STACK);
+    const cases: [string, string, string][] = [
+      ["install", commands.install, renderScript("install", values)],
+      ["delete", commands.delete, renderScript("delete", values)],
+      ["prometheus-setup", withSetup.prometheusSetup!, renderScript("prometheus-setup", prometheusSetupValues(setupVm, setupVm.configurePrometheus))],
+    ];
+    for (const [kind, command, rendered] of cases) {
+      const expected = await definitions(rendered);
+      assert.ok(expected.includes("main ()"), kind);
+      assert.equal(await definitions(effectiveScript(command)), expected, kind);
+    }
     assert.equal(scriptValue(scriptOf(commands.install), "VM_NAME"), "prom-vm");
+  });
+
+  it("keeps each command small: the install's code is uploaded, the delete's compressed", () => {
+    // Each is stored twice in state (inputs and outputs), per VM.
+    assert.ok(commands.install.length < 6 * 1024, `install: ${commands.install.length} bytes`);
+    assert.ok(commands.delete.length < 3 * 1024, `delete: ${commands.delete.length} bytes`);
+    assert.ok(!commands.install.includes("prune_releases"), "the install command carries its code");
+    assert.match(commands.install, / "\$HOME"\/'\.thanos-global-view\/install\.sh'$/);
   });
 
   it("renders the configured version, URLs and pinned checksum into the install", () => {
@@ -300,7 +328,7 @@ describe("vmSidecarCommands", () => {
     for (const command of Object.values(commands)) {
       assert.ok(command.length < 64 * 1024, `${command.length} bytes`);
       // The limit holds for the whole script, not for an empty or cut-short command.
-      assert.match(scriptOf(command), /^#!\/bin\/bash\n# thanos-global-view: [\s\S]*\nreadonly VM_NAME='prom-vm'\n[\s\S]*\nmain\n$/);
+      assert.match(effectiveScript(command), /^#!\/bin\/bash\n# The values for this VM[\s\S]*\nreadonly VM_NAME='prom-vm'\n[\s\S]*\nmain\n$/);
     }
   });
 });

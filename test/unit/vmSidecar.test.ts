@@ -1,9 +1,10 @@
 /** The VmSidecar component under Pulumi mocks: what it hands to the command provider, and what it keeps secret. */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { VmSidecar as VmSidecarClass, VmSidecarArgs } from "../../components/vmSidecar";
-import { vmSidecarCommands } from "../../lib/vm/commands";
+import { INSTALL_CODE_REMOTE_PATH, installCode, vmSidecarCommands } from "../../lib/vm/commands";
 import { FAKE_SSH_KEY, FAKE_SSH_KEY_MARKER, FAKE_TLS_KEY, FAKE_TLS_KEY_MARKER } from "../fixtures/fakeKeys";
 import { parsePayload, STACK, VM } from "../harness/vm";
 
@@ -103,18 +104,36 @@ describe("VmSidecar", () => {
     assert.equal(await valueOf(sidecar.httpAddress), "10.0.0.158:10902");
   });
 
+  it("uploads the install's fixed code first, as a file asset (path and hash in state, not the code)", async () => {
+    await build("vm-u");
+    const upload = resource("vm-u-install-code");
+    assert.equal(upload.type, "command:remote:CopyToRemote");
+    assert.equal(upload.inputs.remotePath, INSTALL_CODE_REMOTE_PATH);
+    assert.ok(isWrappedSecret(upload.inputs.connection), "the upload's connection holds the private key: it must be secret");
+    assert.deepEqual(unwrap(upload.inputs.connection), unwrap(resource("vm-u-sidecar").inputs.connection));
+    // The mocks see the asset itself: a FileAsset has a path; a StringAsset's text would put the code in state.
+    const source = upload.inputs.source as pulumi.asset.FileAsset;
+    assert.ok(source instanceof pulumi.asset.FileAsset, "the source is not a file asset");
+    assert.equal(fs.readFileSync(await source.path, "utf8"), installCode().text);
+    const dependsOn = options.get("vm-u-sidecar")?.dependsOn as pulumi.Resource[];
+    const urns = await Promise.all(dependsOn.map((dependency) => valueOf(dependency.urn)));
+    assert.equal(urns.length, 1);
+    assert.match(urns[0], /command:remote:CopyToRemote::vm-u-install-code$/);
+  });
+
   it("replaces (only on request) by deleting first: the old delete would carry the new install's token", async () => {
     await build("vm-h");
     const sidecarOptions: pulumi.CustomResourceOptions = options.get("vm-h-sidecar") ?? {};
     assert.equal(sidecarOptions.deleteBeforeReplace, true);
   });
 
-  it("hands the provider exactly the commands of vmSidecarCommands: install for create and update, no triggers", async () => {
+  it("hands the provider exactly the commands of vmSidecarCommands: install for create (and so update), no triggers", async () => {
     await build("vm-b");
     const inputs = resource("vm-b-sidecar").inputs;
     const expected = vmSidecarCommands(VM, "203.0.113.10", { ...STACK, owner: { project: "thanos-global-view", stack: "test" } });
     assert.equal(inputs.create, expected.install);
-    assert.equal(inputs.update, expected.install);
+    // Unset, the provider runs create for an update: the install is stored once in inputs, once in outputs.
+    assert.equal(inputs.update, undefined);
     assert.equal(inputs.delete, expected.delete);
     assert.equal(inputs.triggers, undefined);
     assert.equal(inputs.logging, "stdoutAndStderr");
@@ -170,8 +189,8 @@ describe("VmSidecar", () => {
       vm: { ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } },
     });
     const expected: Record<string, string[]> = {
-      "vm-e-prometheus-setup": ["create", "update"],
-      "vm-e-sidecar": ["create", "update", "delete"],
+      "vm-e-prometheus-setup": ["create"],
+      "vm-e-sidecar": ["create", "delete"],
     };
     const checked: string[] = [];
     for (const entry of registered.filter((candidate) => candidate.type === "command:remote:Command")) {
@@ -200,12 +219,13 @@ describe("VmSidecar", () => {
     const setup = resource("vm-f-prometheus-setup");
     const expected = vmSidecarCommands(vm, "203.0.113.10", { ...STACK, owner: { project: "thanos-global-view", stack: "test" } });
     assert.equal(setup.inputs.create, expected.prometheusSetup);
-    assert.equal(setup.inputs.update, expected.prometheusSetup);
+    assert.equal(setup.inputs.update, undefined);
     assert.equal(setup.inputs.delete, undefined);
     assert.equal(setup.inputs.stdin, undefined);
     const dependsOn = options.get("vm-f-sidecar")?.dependsOn as pulumi.Resource[];
-    assert.equal(dependsOn.length, 1);
-    assert.match(await valueOf(dependsOn[0].urn), /command:remote:Command::vm-f-prometheus-setup$/);
+    const urns = await Promise.all(dependsOn.map((dependency) => valueOf(dependency.urn)));
+    assert.equal(urns.length, 2);
+    assert.ok(urns.some((urn) => /command:remote:Command::vm-f-prometheus-setup$/.test(urn)), urns.join(", "));
   });
 
   it("advertises IPv6 addresses in brackets", async () => {
