@@ -1,8 +1,8 @@
 /**
  * thanos-global-view: Thanos sidecars beside Prometheus on VMs and in Kubernetes, joined by one Thanos Querier.
- * Config is parsed (and every problem reported) before any resource is registered; then the object store, the VM
- * sidecars, the in-cluster sidecar Service and the querier are built, the querier dialling the endpoint each of the
- * others reports.
+ * Config is parsed (and every problem reported) before any resource is registered; then the object store, each VM's
+ * Prometheus (labels read, checked across the fleet) and sidecar, the in-cluster sidecar Service and the querier are
+ * built, the querier dialling the endpoint each of the others reports.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,9 +10,11 @@ import { ObjectStore } from "./components/objectStore";
 import { Querier } from "./components/querier";
 import { SidecarService } from "./components/sidecarService";
 import { StackOutputHosts } from "./components/stackOutputHosts";
+import { VmPrometheus } from "./components/vmPrometheus";
 import { VmSidecar } from "./components/vmSidecar";
-import { readStackConfig } from "./lib/config";
-import { PART_OF_LABEL } from "./lib/project";
+import { ConfigError, readStackConfig } from "./lib/config";
+import { fleetLabelProblems, rolloutPredecessors, settleSeconds } from "./lib/fleet";
+import { PART_OF_LABEL, PROJECT } from "./lib/project";
 
 const config = readStackConfig();
 const kubernetesConfig = config.kubernetes;
@@ -50,23 +52,53 @@ const sidecarTls = config.tls && {
   cert: pulumi.secret(config.tls.sidecarCert),
   key: pulumi.secret(config.tls.sidecarKey),
 };
-const vmSidecars = config.vms.map((vm, index) => {
-  const host = hosts.resolve(vm.host, `vms[${index}].host`);
-  return new VmSidecar(
-    vm.name,
-    {
-      vm,
-      host,
-      advertiseAddress: vm.advertiseAddress === undefined ? host : hosts.resolve(vm.advertiseAddress, `vms[${index}].advertiseAddress`),
-      sshPrivateKey,
-      thanosVersion: config.thanosVersion,
-      thanosDownload: config.thanosDownload,
-      objstore: objstoreSettings,
-      objstoreSecretKey,
-      tls: sidecarTls,
-    },
-    // The bucket must exist before a sidecar starts shipping blocks to it.
-    { dependsOn: [objectStore] },
+const vmHosts = config.vms.map((vm, index) => hosts.resolve(vm.host, `vms[${index}].host`));
+const prometheusAccess = config.vms.map((vm) => {
+  const credentials = config.prometheusCredentials?.[vm.name];
+  return pulumi.secret(pulumi.output({ credentials, caCert: vm.prometheusCaCert }));
+});
+const vmPrometheus = config.vms.map(
+  (vm, index) => new VmPrometheus(vm.name, { vm, host: vmHosts[index], sshPrivateKey, access: prometheusAccess[index] }),
+);
+// Read from each VM (its Prometheus may have been set up by hand): a label set two VMs share fails every install,
+// before any sidecar of the change starts. Known during `up` only; at preview configurePrometheus's labels are checked.
+const replicaLabels = kubernetesConfig.querier.replicaLabels;
+const fleetChecked = pulumi.all(vmPrometheus.map((prometheus) => prometheus.externalLabels)).apply((labels) => {
+  const members = config.vms.map((vm, index) => ({ index, name: vm.name, haGroup: vm.haGroup, labels: labels[index] }));
+  const problems = fleetLabelProblems(members, replicaLabels, (member) => `${PROJECT}:vms[${member.index}]`, "its Prometheus reports");
+  if (problems.length > 0) throw new ConfigError(problems);
+  return vmPrometheus.flatMap((prometheus) => prometheus.commands);
+});
+// The replicas of an haGroup change one after another: each install waits for the previous one's (ready) sidecar.
+const predecessors = rolloutPredecessors(config.vms);
+const settle = settleSeconds(kubernetesConfig.querier.infoTimeout);
+const vmSidecars: VmSidecar[] = [];
+config.vms.forEach((vm, index) => {
+  const host = vmHosts[index];
+  const previous = predecessors[index];
+  vmSidecars.push(
+    new VmSidecar(
+      vm.name,
+      {
+        vm: {
+          ...vm,
+          prometheusClientConfig: config.prometheusCredentials?.[vm.name] !== undefined || vm.prometheusCaCert !== undefined,
+          settleSeconds: predecessors.includes(index) ? settle : 0,
+        },
+        host,
+        advertiseAddress: vm.advertiseAddress === undefined ? host : hosts.resolve(vm.advertiseAddress, `vms[${index}].advertiseAddress`),
+        sshPrivateKey,
+        thanosVersion: config.thanosVersion,
+        thanosDownload: config.thanosDownload,
+        objstore: objstoreSettings,
+        objstoreSecretKey,
+        tls: sidecarTls,
+        prometheusAccess: prometheusAccess[index],
+        installAfter: [fleetChecked, ...(previous === undefined ? [] : [[vmSidecars[previous].install]])],
+      },
+      // The bucket must exist before a sidecar starts shipping blocks to it.
+      { dependsOn: [objectStore] },
+    ),
   );
 });
 

@@ -4,17 +4,18 @@ import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { joinHostPort } from "../lib/address";
-import type { VmConfig } from "../lib/config";
 import type { QuerierEndpoint } from "../lib/endpoints";
 import type { ObjstoreSettings } from "../lib/objstore";
 import { installCode, vmSidecarCommands } from "../lib/vm/commands";
+import type { VmSidecarSettings } from "../lib/vm/sidecarValues";
 import type { UploadedCode } from "../lib/vm/shell";
-import { sidecarSecrets, vmSidecarPayload } from "../lib/vm/payload";
+import { sidecarSecrets, vmSidecarPayload, type PrometheusAccess } from "../lib/vm/payload";
+import { vmConnection } from "./vmConnection";
 import type { VmStackSettings } from "../lib/vm/stackSettings";
 
 export interface VmSidecarArgs extends Pick<VmStackSettings, "thanosVersion" | "thanosDownload"> {
-  /** The VM's entry in the stack config. */
-  vm: VmConfig;
+  /** The VM's entry in the stack config, with what the stack derives for it. */
+  vm: VmSidecarSettings;
   /** vm.host, resolved (it may name another stack's output). */
   host: pulumi.Input<string>;
   /** The address the querier dials; differs from host when SSH goes through a public address. */
@@ -26,44 +27,22 @@ export interface VmSidecarArgs extends Pick<VmStackSettings, "thanosVersion" | "
   objstoreSecretKey: pulumi.Input<string>;
   /** gRPC server TLS for the sidecar, all secret (PEM). */
   tls?: { caCert: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> };
-}
-
-/**
- * The provider dials dialErrorLimit + 1 times, perDialTimeout bounding each TCP connect, with a short backoff (0.1 s,
- * x1.5) between: a VM that drops packets fails after about 6 x 10 s instead of the default 11 x 15 s. A refused port
- * fails within 2 s; a mismatching host key is retried the same way. The SSH handshake has no time limit at all: a
- * host that accepts the TCP connection but never speaks SSH holds `pulumi up` until it is cancelled.
- */
-const DIAL_ERROR_LIMIT = 5;
-const PER_DIAL_TIMEOUT_SECONDS = 10;
-
-/**
- * SSH as vm.user (not root: the scripts then run through `sudo -n`, so the user needs passwordless sudo). The command
- * provider checks host keys only when given one (vm.hostKey, vm.proxy.hostKey).
- */
-function sshConnection(args: VmSidecarArgs): command.types.input.remote.ConnectionArgs {
-  const privateKey = pulumi.secret(args.sshPrivateKey);
-  const limits = { dialErrorLimit: DIAL_ERROR_LIMIT, perDialTimeout: PER_DIAL_TIMEOUT_SECONDS };
-  const { vm } = args;
-  const { proxy } = vm;
-  return {
-    host: args.host,
-    port: vm.port,
-    user: vm.user,
-    privateKey,
-    hostKey: vm.hostKey,
-    ...limits,
-    proxy: proxy && { host: proxy.host, port: proxy.port, user: proxy.user, privateKey, hostKey: proxy.hostKey, ...limits },
-  };
+  /** Prometheus' credentials and CA (secret), as the VM's VmPrometheus got them. */
+  prometheusAccess: pulumi.Input<PrometheusAccess>;
+  /**
+   * What the install waits for besides its own upload: the VM's Prometheus (set up, labels read and checked across
+   * the fleet) and, in an HA group, the previous replica's install, i.e. its sidecar being ready again.
+   */
+  installAfter: pulumi.Input<pulumi.Resource[]>[];
 }
 
 /** The secret files for the VM, as one secret stdin payload. */
 function secretPayload(args: VmSidecarArgs): pulumi.Output<string> {
   const tls = args.tls && pulumi.all([args.tls.caCert, args.tls.cert, args.tls.key]);
   return pulumi.secret(
-    pulumi.all([args.objstoreSecretKey, tls]).apply(([secretKey, tlsFiles]) =>
+    pulumi.all([args.objstoreSecretKey, tls, args.prometheusAccess]).apply(([secretKey, tlsFiles, prometheus]) =>
       vmSidecarPayload(
-        sidecarSecrets(args.objstore, secretKey, tlsFiles && { caCert: tlsFiles[0], cert: tlsFiles[1], key: tlsFiles[2] }),
+        sidecarSecrets(args.objstore, secretKey, tlsFiles && { caCert: tlsFiles[0], cert: tlsFiles[1], key: tlsFiles[2] }, prometheus),
       ),
     ),
   );
@@ -112,7 +91,7 @@ export class VmSidecar extends pulumi.ComponentResource {
   constructor(name: string, args: VmSidecarArgs, opts?: pulumi.ComponentResourceOptions) {
     super("thanos-global-view:vm:Sidecar", name, {}, opts);
     const { vm } = args;
-    const connection = sshConnection(args);
+    const connection = vmConnection(vm, args.host, args.sshPrivateKey);
     const stack: VmStackSettings = {
       thanosVersion: args.thanosVersion,
       thanosDownload: args.thanosDownload,
@@ -120,21 +99,6 @@ export class VmSidecar extends pulumi.ComponentResource {
       owner: { project: pulumi.getProject(), stack: pulumi.getStack() },
     };
     const commands = pulumi.output(args.host).apply((host) => vmSidecarCommands(vm, host, stack));
-
-    // vmSidecarCommands renders prometheusSetup exactly when configurePrometheus is set.
-    const setupScript = commands.apply((rendered) => rendered.prometheusSetup ?? "");
-    const prometheusSetup =
-      vm.configurePrometheus &&
-      new command.remote.Command(
-        `${name}-prometheus-setup`,
-        {
-          connection,
-          create: setupScript,
-          // The provider would pass earlier output through SSH environment variables, which sshd usually refuses.
-          addPreviousOutputInEnv: false,
-        },
-        { parent: this },
-      );
 
     const code = installCode();
     const upload = new command.remote.CopyToRemote(
@@ -156,7 +120,8 @@ export class VmSidecar extends pulumi.ComponentResource {
       },
       {
         parent: this,
-        dependsOn: [upload, ...(prometheusSetup ? [prometheusSetup] : [])],
+        // Outputs in dependsOn are awaited, and their resources depended on, before the install is registered.
+        dependsOn: [upload, ...args.installAfter] as pulumi.Input<pulumi.Resource>[],
         additionalSecretOutputs: ["stdout", "stderr"],
         deleteBeforeReplace: true,
       },

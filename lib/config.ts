@@ -14,6 +14,7 @@ import {
 } from "./thanosVersion";
 import { joinHostPort } from "./address";
 import { clientTlsMode, serviceEndpointAddress, type QuerierEndpoint } from "./endpoints";
+import { fleetLabelProblems } from "./fleet";
 import { PROJECT } from "./project";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -125,6 +126,9 @@ const sshPublicKey = z
   .string()
   .regex(SSH_PUBLIC_KEY, { error: "must be an SSH public host key line such as 'ssh-ed25519 AAAA...'" });
 
+const pemCertificate = z.string().includes("-----BEGIN CERTIFICATE-----", { error: "must be a PEM certificate" });
+const pemPrivateKey = z.string().regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, { error: "must be a PEM private key" });
+
 /** A value read from another stack's outputs, for hosts whose addresses another stack owns. */
 const stackOutput = z.strictObject({
   stack: z.string().regex(/^[\w.-]+(\/[\w.-]+){0,2}$/, { error: "must be a stack name such as org/project/stack" }),
@@ -157,6 +161,10 @@ const vm = z.strictObject({
   httpPort: unprivilegedPort.default(10902),
   logLevel: logLevel.default("info"),
   readyTimeoutSeconds: z.int().min(5).max(3600).default(120),
+  /** The CA of an https prometheusUrl, when the system's CAs do not trust its certificate. */
+  prometheusCaCert: pemCertificate.optional(),
+  /** VMs whose Prometheus servers are replicas of each other share one: they change one after another. */
+  haGroup: dnsLabel.optional(),
   configurePrometheus: z
     .strictObject({
       externalLabels: labels.refine((value) => Object.keys(value).length > 0, {
@@ -238,6 +246,37 @@ const objstore = z.strictObject({
   createBucket: z.boolean().default(false),
 });
 
+/**
+ * Per VM name: basic auth or a bearer token for its Prometheus. Secret as a whole, as every secret key is; the
+ * sidecar and the scripts get them on stdin.
+ */
+const prometheusCredentials = z.record(
+  z.string(),
+  z
+    .strictObject({
+      username: z
+        .string()
+        .min(1, { error: "must not be empty" })
+        .refine((value) => !/[:\s\u0000-\u001f\u007f]/.test(value), { error: "must not contain ':', spaces or control characters (basic auth)" })
+        .optional(),
+      password: oneLine("the password").optional(),
+      bearerToken: token("a bearer token").optional(),
+    })
+    .superRefine((value, ctx) => {
+      const basic = value.username !== undefined || value.password !== undefined;
+      if (basic && value.bearerToken !== undefined) {
+        ctx.addIssue({ code: "custom", message: "takes basic auth ({username, password}) or {bearerToken}, not both" });
+      } else if (basic && (value.username === undefined || value.password === undefined)) {
+        ctx.addIssue({ code: "custom", path: [value.username === undefined ? "username" : "password"], message: "is required with basic auth" });
+      } else if (!basic && value.bearerToken === undefined) {
+        ctx.addIssue({ code: "custom", message: "must be {username, password} or {bearerToken}" });
+      }
+    })
+    .transform((value) =>
+      value.bearerToken !== undefined ? { bearerToken: value.bearerToken } : { username: value.username!, password: value.password! },
+    ),
+);
+
 const DEFAULT_THANOS_URL_TEMPLATE =
   "https://github.com/thanos-io/thanos/releases/download/v{version}/thanos-{version}.linux-{arch}.tar.gz";
 const DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE = "https://github.com/thanos-io/thanos/releases/download/v{version}/sha256sums.txt";
@@ -252,8 +291,6 @@ const thanosDownload = z.strictObject({
   sha256: z.strictObject({ amd64: sha256.optional(), arm64: sha256.optional() }).optional(),
 });
 
-const pemCertificate = z.string().includes("-----BEGIN CERTIFICATE-----", { error: "must be a PEM certificate" });
-const pemPrivateKey = z.string().regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, { error: "must be a PEM private key" });
 const tls = z.strictObject({
   caCert: pemCertificate,
   sidecarCert: pemCertificate,
@@ -289,6 +326,7 @@ const schema = z.strictObject({
   // One line: the scripts hide every output line that holds it, line by line.
   objstoreSecretKey: oneLine("the secret key"),
   tls: tls.optional(),
+  prometheusCredentials: prometheusCredentials.optional(),
 });
 
 export type StackConfig = z.output<typeof schema>;
@@ -311,7 +349,7 @@ export function checkStackOutputHost(key: string, source: { stack: string; outpu
 }
 
 /** Keys whose values must be stored encrypted (`pulumi config set --secret`). */
-const SECRET_KEYS = ["sshPrivateKey", "objstoreSecretKey", "tls"] as const;
+const SECRET_KEYS = ["sshPrivateKey", "objstoreSecretKey", "tls", "prometheusCredentials"] as const;
 /** Keys whose values are plain strings; every other key holds YAML/JSON structure. */
 const STRING_KEYS = new Set(["thanosVersion", "sshPrivateKey", "objstoreSecretKey"]);
 
@@ -370,6 +408,18 @@ function checkConsistency(config: StackConfig, problems: string[]): void {
   if (config.vms.length > 0 && config.sshPrivateKey === undefined) {
     problems.push(`${at("sshPrivateKey")}: is required when vms are configured; run: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`);
   }
+  for (const name of Object.keys(config.prometheusCredentials ?? {})) {
+    if (!seenNames.has(name)) {
+      problems.push(`${at(`prometheusCredentials.${name}`)}: no VM is named ${JSON.stringify(name)}; the keys are vms[].name`);
+    }
+  }
+  // At preview the labels are known where configurePrometheus sets them; the others are read from each VM on `up`.
+  const configured = config.vms.flatMap((vm, index) =>
+    vm.configurePrometheus ? [{ index, name: vm.name, haGroup: vm.haGroup, labels: vm.configurePrometheus.externalLabels }] : [],
+  );
+  problems.push(
+    ...fleetLabelProblems(configured, config.kubernetes.querier.replicaLabels, (member) => at(`vms[${member.index}].configurePrometheus.externalLabels`), "configurePrometheus sets"),
+  );
   if (config.tls && config.vms.length === 0 && !config.tls.inClusterSidecar) {
     problems.push(`${at("tls")}: no endpoint would use it; configure vms or set tls.inClusterSidecar: true`);
   }

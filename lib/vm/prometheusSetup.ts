@@ -3,7 +3,8 @@
  * Debian/Ubuntu packaged Prometheus: block durations in /etc/default/prometheus, external labels in prometheus.yml.
  */
 import type { VmConfig } from "../config";
-import { LOCK_PATH } from "./paths";
+import { PAYLOAD_MAGIC } from "./payload";
+import { LOCK_PATH, WORK_ROOT } from "./paths";
 import { CONTROL_CHARACTERS, type ScriptValues } from "./shell";
 
 type PrometheusSetup = NonNullable<VmConfig["configurePrometheus"]>;
@@ -48,5 +49,12 @@ export function prometheusSetupValues(vm: Pick<VmConfig, "name" | "prometheusUrl
     LABEL_YAML: labels.map(([, value]) => JSON.stringify(value)),
     WANTED_LABELS: `{${labels.map(([name, value]) => `${name}: ${JSON.stringify(value)}`).join(", ")}}`,
     READY_TIMEOUT_SECONDS: Math.max(vm.readyTimeoutSeconds, MIN_PROMETHEUS_READY_SECONDS),
+    WORK_ROOT,
+    PAYLOAD_MAGIC,
   };
+}
+
+/** The values of a VM's external-labels script, as scripts/values/external-labels.sh declares them. */
+export function externalLabelsValues(vm: Pick<VmConfig, "name" | "prometheusUrl">): ScriptValues {
+  return { VM_NAME: vm.name, PROMETHEUS_URL: vm.prometheusUrl, WORK_ROOT, PAYLOAD_MAGIC };
 }

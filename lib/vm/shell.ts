@@ -18,7 +18,7 @@ export function shQuote(value: string): string {
 }
 
 /** The entry scripts, by the name of their file in scripts/. */
-export type VmScript = "install" | "delete" | "prometheus-setup";
+export type VmScript = "install" | "delete" | "prometheus-setup" | "external-labels";
 
 type ScriptValue = string | number | boolean | readonly string[];
 export type ScriptValues = Record<string, ScriptValue>;

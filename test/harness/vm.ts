@@ -6,7 +6,7 @@ import * as zlib from "node:zlib";
 import { parseStackConfig, type VmConfig } from "../../lib/config";
 import { PROJECT } from "../../lib/project";
 import { parseThanosVersion } from "../../lib/thanosVersion";
-import { installCode, vmSidecarCommands } from "../../lib/vm/commands";
+import { installCode, vmPrometheusCommands, vmSidecarCommands } from "../../lib/vm/commands";
 import { PAYLOAD_MAGIC } from "../../lib/vm/payload";
 import type { VmStackSettings } from "../../lib/vm/stackSettings";
 import { runCommand, type CommandResult } from "./command";
@@ -112,13 +112,14 @@ export const SCRIPT_VARIANTS: Record<string, ScriptVariant> = {
 /**
  * Writes what each command of a variant runs (effectiveScript) to `<dir>/<kind>.sh`, and the script the command
  * itself holds to `<dir>/<kind>-command.sh`, after checking the variant renders exactly the
- * commands its VM entry asks for: install and delete, and the Prometheus setup with configurePrometheus.
+ * commands its VM entry asks for: install and delete, the external labels' read, and the Prometheus setup with
+ * configurePrometheus.
  */
 export function writeRenderedScripts(dir: string, variant: ScriptVariant): { kind: string; command: string; file: string }[] {
-  const commands = Object.entries(vmSidecarCommands(variant.vm, variant.host, variant.stack));
+  const commands = Object.entries({ ...vmSidecarCommands(variant.vm, variant.host, variant.stack), ...vmPrometheusCommands(variant.vm) });
   assert.deepEqual(
     commands.map(([kind]) => kind),
-    ["install", "delete", ...(variant.vm.configurePrometheus ? ["prometheusSetup"] : [])],
+    ["install", "delete", "externalLabels", ...(variant.vm.configurePrometheus ? ["setup"] : [])],
   );
   return commands.flatMap(([kind, command]) => {
     const file = path.join(dir, `${kind}.sh`);

@@ -158,6 +158,30 @@ describe("parseStackConfig", () => {
     ["objstore Secret key with a slash", (c) => (c.kubernetes.objstoreSecret = { key: "../objstore.yml" }), /^thanos-global-view:kubernetes\.objstoreSecret\.key: must be a Secret data key/],
     ["render directory with a newline", (c) => (c.kubernetes.renderYamlToDirectory = "out\nput"), /^thanos-global-view:kubernetes\.renderYamlToDirectory: the directory must be one line/],
     [
+      "two VMs whose Prometheus configurePrometheus gives the same labels",
+      (c) => {
+        c.vms[0].configurePrometheus = { externalLabels: { cluster: "prom_vm" } };
+        c.vms.push({ ...c.vms[0], name: "prom-vm-2", host: "10.0.0.159" });
+      },
+      /^thanos-global-view:vms\[1\]\.configurePrometheus\.externalLabels: prom-vm-2: configurePrometheus sets the external labels \{cluster="prom_vm"\}, as does vms\[0\] \(prom-vm\)/,
+    ],
+    [
+      "HA replicas outside one haGroup",
+      (c) => {
+        c.vms[0].configurePrometheus = { externalLabels: { cluster: "prom_vm", prometheus_replica: "a" } };
+        c.vms.push({ ...c.vms[0], name: "prom-vm-2", host: "10.0.0.159", configurePrometheus: { externalLabels: { cluster: "prom_vm", prometheus_replica: "b" } } });
+      },
+      /^thanos-global-view:vms\[1\]\.configurePrometheus\.externalLabels: prom-vm-2 is an HA replica of vms\[0\] \(prom-vm\).*give both the same haGroup/,
+    ],
+    ["credentials for a VM that does not exist", (c) => (c.prometheusCredentials = { "prom-vn": { bearerToken: "t" } }), /^thanos-global-view:prometheusCredentials\.prom-vn: no VM is named "prom-vn"/, [...REFERENCE_SECRET_KEYS, "prometheusCredentials"]],
+    ["basic auth and a token at once", (c) => (c.prometheusCredentials = { "prom-vm": { username: "u", password: "p", bearerToken: "t" } }), /^thanos-global-view:prometheusCredentials\.prom-vm: takes basic auth/, [...REFERENCE_SECRET_KEYS, "prometheusCredentials"]],
+    ["basic auth without a password", (c) => (c.prometheusCredentials = { "prom-vm": { username: "u" } }), /^thanos-global-view:prometheusCredentials\.prom-vm\.password: is required with basic auth/, [...REFERENCE_SECRET_KEYS, "prometheusCredentials"]],
+    ["a user name with a colon", (c) => (c.prometheusCredentials = { "prom-vm": { username: "u:x", password: "p" } }), /^thanos-global-view:prometheusCredentials\.prom-vm\.username: must not contain ':'/, [...REFERENCE_SECRET_KEYS, "prometheusCredentials"]],
+    ["a password with a newline", (c) => (c.prometheusCredentials = { "prom-vm": { username: "u", password: "p\nq" } }), /^thanos-global-view:prometheusCredentials\.prom-vm\.password: the password must be one line/, [...REFERENCE_SECRET_KEYS, "prometheusCredentials"]],
+    ["Prometheus credentials in plain text", (c) => (c.prometheusCredentials = { "prom-vm": { bearerToken: "t" } }), /^thanos-global-view:prometheusCredentials: is stored in plain text/],
+    ["a Prometheus CA that is not a certificate", (c) => (c.vms[0].prometheusCaCert = "hello"), /^thanos-global-view:vms\[0\]\.prometheusCaCert: must be a PEM certificate/],
+    ["an haGroup that is not a DNS label", (c) => (c.vms[0].haGroup = "EU West"), /^thanos-global-view:vms\[0\]\.haGroup: must be a DNS label/],
+    [
       "mixed TLS on 0.34.1",
       (c) => {
         c.thanosVersion = "0.34.1";

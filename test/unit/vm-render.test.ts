@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { joinHostPort, sidecarReadyUrl } from "../../lib/address";
 import { parseThanosVersion } from "../../lib/thanosVersion";
-import { vmSidecarCommands } from "../../lib/vm/commands";
+import { vmPrometheusCommands, vmSidecarCommands } from "../../lib/vm/commands";
 import { thanosSources } from "../../lib/vm/download";
 import { sidecarFlags } from "../../lib/vm/flags";
 import { vmSidecarPayload } from "../../lib/vm/payload";
-import { prometheusSetupValues } from "../../lib/vm/prometheusSetup";
+import { externalLabelsValues, prometheusSetupValues } from "../../lib/vm/prometheusSetup";
 import { renderScript, shQuote } from "../../lib/vm/shell";
 import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
 import { renderSidecarUnit } from "../../lib/vm/unit";
@@ -197,8 +197,9 @@ describe("renderScript", () => {
 
   it("gets from the product exactly the values each stub declares", () => {
     // renderScript throws on any difference, so each script rendering at all is the check.
-    const withSetup = vmSidecarCommands({ ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } }, VM_HOST, STACK);
-    assert.deepEqual(Object.keys(withSetup).sort(), ["delete", "install", "prometheusSetup"]);
+    const vm = { ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } };
+    assert.deepEqual(Object.keys(vmSidecarCommands(vm, VM_HOST, STACK)).sort(), ["delete", "install"]);
+    assert.deepEqual(Object.keys(vmPrometheusCommands(vm)).sort(), ["externalLabels", "setup"]);
   });
 });
 
@@ -207,6 +208,7 @@ describe("vmSidecarPayload", () => {
     const payload = vmSidecarPayload({
       objstoreYaml: "type: S3\n",
       tls: { caCert: "CA", cert: "CERT", key: "KEY" },
+      prometheus: {},
       redact: ["s3cr3t", ""],
     });
     assert.deepEqual(parsePayload(payload), {
@@ -226,7 +228,7 @@ describe("vmSidecarCommands", () => {
     assert.match(commands.install, /^bash -c '#!\/bin\/bash\n/);
     assert.match(commands.install, / 'thanos-global-view-install' "\$HOME"\/'\.thanos-global-view\/install\.sh'$/);
     assert.match(commands.delete, / 'thanos-global-view-delete'$/);
-    assert.equal(commands.prometheusSetup, undefined);
+    assert.equal(vmPrometheusCommands(VM).setup, undefined);
   });
 
   it("goes through sudo for other users", () => {
@@ -244,12 +246,13 @@ describe("vmSidecarCommands", () => {
 
   it("runs the rendered scripts: the same functions and values, the code unpacked or uploaded", async () => {
     const setupVm = { ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } };
-    const withSetup = vmSidecarCommands(setupVm, VM_HOST, STACK);
+    const withSetup = vmPrometheusCommands(setupVm);
     const values = sidecarScriptValues(VM, VM_HOST, STACK);
     const cases: [string, string, string][] = [
       ["install", commands.install, renderScript("install", values)],
       ["delete", commands.delete, renderScript("delete", values)],
-      ["prometheus-setup", withSetup.prometheusSetup!, renderScript("prometheus-setup", prometheusSetupValues(setupVm, setupVm.configurePrometheus))],
+      ["external-labels", withSetup.externalLabels, renderScript("external-labels", externalLabelsValues(VM))],
+      ["prometheus-setup", withSetup.setup!, renderScript("prometheus-setup", prometheusSetupValues(setupVm, setupVm.configurePrometheus))],
     ];
     for (const [kind, command, rendered] of cases) {
       const expected = await definitions(rendered);
@@ -310,8 +313,7 @@ describe("vmSidecarCommands", () => {
   });
 
   it("adds the Prometheus setup only when asked", () => {
-    const withSetup = vmSidecarCommands({ ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } }, VM_HOST, STACK);
-    const setup = scriptOf(withSetup.prometheusSetup ?? "");
+    const setup = scriptOf(vmPrometheusCommands({ ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } }).setup ?? "");
     assert.ok(setup.includes("readonly BLOCK_DURATION='2h'"));
     assert.ok(setup.includes("readonly -a LABEL_NAMES=('cluster')"));
     assert.ok(setup.includes(`readonly -a LABEL_YAML=('"prom_vm"')`));

@@ -33,7 +33,8 @@ void pulumi.runtime.setMocks(
 const SECRET_KEY = "FAKE-S3-SECRET-KEY-0d8f3a";
 const PRIVATE_KEY = FAKE_SSH_KEY;
 const TLS_KEY = FAKE_TLS_KEY;
-const SECRETS = [SECRET_KEY, FAKE_SSH_KEY_MARKER, FAKE_TLS_KEY_MARKER];
+const PROMETHEUS_PASSWORD = "FAKE-PROMETHEUS-PASSWORD-71c2";
+const SECRETS = [SECRET_KEY, FAKE_SSH_KEY_MARKER, FAKE_TLS_KEY_MARKER, PROMETHEUS_PASSWORD];
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheVm";
 const BASTION_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfBastion";
 
@@ -49,6 +50,8 @@ function args(overrides: Partial<VmSidecarArgs> = {}): VmSidecarArgs {
     thanosDownload: STACK.thanosDownload,
     objstore: { bucket: "thanos", endpoint: "10.0.0.5:9000", insecure: true, accessKey: "minio" },
     objstoreSecretKey: pulumi.secret(SECRET_KEY),
+    prometheusAccess: {},
+    installAfter: [],
     ...overrides,
   };
 }
@@ -186,12 +189,10 @@ describe("VmSidecar", () => {
   it("puts no secret in any command string or plain output", async () => {
     const sidecar = await build("vm-e", {
       tls: { caCert: pulumi.secret("CA-PEM"), cert: pulumi.secret("CERT-PEM"), key: pulumi.secret(TLS_KEY) },
-      vm: { ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } },
+      prometheusAccess: pulumi.secret({ credentials: { username: "prom", password: PROMETHEUS_PASSWORD } }),
+      vm: { ...VM, prometheusClientConfig: true },
     });
-    const expected: Record<string, string[]> = {
-      "vm-e-prometheus-setup": ["create"],
-      "vm-e-sidecar": ["create", "delete"],
-    };
+    const expected: Record<string, string[]> = { "vm-e-sidecar": ["create", "delete"] };
     const checked: string[] = [];
     for (const entry of registered.filter((candidate) => candidate.type === "command:remote:Command")) {
       for (const field of ["create", "update", "delete"]) {
@@ -213,19 +214,27 @@ describe("VmSidecar", () => {
     }
   });
 
-  it("sets Prometheus up first when asked, with its own script and no delete", async () => {
-    const vm = { ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } };
-    await build("vm-f", { vm });
-    const setup = resource("vm-f-prometheus-setup");
-    const expected = vmSidecarCommands(vm, "203.0.113.10", { ...STACK, owner: { project: "thanos-global-view", stack: "test" } });
-    assert.equal(setup.inputs.create, expected.prometheusSetup);
-    assert.equal(setup.inputs.update, undefined);
-    assert.equal(setup.inputs.delete, undefined);
-    assert.equal(setup.inputs.stdin, undefined);
-    const dependsOn = options.get("vm-f-sidecar")?.dependsOn as pulumi.Resource[];
-    const urns = await Promise.all(dependsOn.map((dependency) => valueOf(dependency.urn)));
-    assert.equal(urns.length, 2);
-    assert.ok(urns.some((urn) => /command:remote:Command::vm-f-prometheus-setup$/.test(urn)), urns.join(", "));
+  it("installs only after what it is told to wait for (the fleet's label check, the previous HA replica)", async () => {
+    const previous = await build("vm-p");
+    await build("vm-f", { installAfter: [pulumi.output([previous.install])] });
+    const dependsOn = options.get("vm-f-sidecar")?.dependsOn as pulumi.Input<pulumi.Resource>[];
+    assert.equal(dependsOn.length, 2);
+    const [waitedFor] = await valueOf(pulumi.output(dependsOn[1]) as unknown as pulumi.Output<pulumi.Resource[]>);
+    assert.equal(waitedFor, previous.install);
+  });
+
+  it("sends Prometheus' credentials in the secret payload, and hides them in journal lines", async () => {
+    await build("vm-q", {
+      prometheusAccess: pulumi.secret({ credentials: { username: "prom", password: PROMETHEUS_PASSWORD }, caCert: "CA-PEM" }),
+      vm: { ...VM, prometheusClientConfig: true },
+    });
+    const { inputs } = resource("vm-q-sidecar");
+    const entries = parsePayload(String(unwrap(inputs.stdin)));
+    assert.equal(entries["prometheus-curl.conf"], `user = "prom:${PROMETHEUS_PASSWORD}"\n`);
+    assert.equal(entries["prometheus-ca.crt"], "CA-PEM");
+    assert.match(entries["prometheus-http.yml"], new RegExp(`basic_auth:\n  username: prom\n  password: ${PROMETHEUS_PASSWORD}\n`));
+    assert.deepEqual(entries.redact.split("\n"), [SECRET_KEY, PROMETHEUS_PASSWORD]);
+    assert.match(String(inputs.create), /--prometheus\.http-client-file=\/etc\/thanos-global-view\/prometheus-http\.yml/);
   });
 
   it("advertises IPv6 addresses in brackets", async () => {
