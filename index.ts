@@ -10,7 +10,6 @@ import { ObjectStore } from "./components/objectStore";
 import { Querier } from "./components/querier";
 import { SidecarService } from "./components/sidecarService";
 import { StackOutputHosts } from "./components/stackOutputHosts";
-import { VmPrometheus } from "./components/vmPrometheus";
 import { VmSidecar } from "./components/vmSidecar";
 import { ConfigError, readStackConfig } from "./lib/config";
 import { fleetLabelProblems, rolloutPredecessors, settleSeconds } from "./lib/fleet";
@@ -47,59 +46,52 @@ const objectStore = new ObjectStore(
 
 const hosts = new StackOutputHosts();
 const sshPrivateKey = pulumi.secret(config.sshPrivateKey ?? "");
+const predecessors = rolloutPredecessors(config.vms);
+const settle = settleSeconds(kubernetesConfig.querier.infoTimeout);
 const sidecarTls = config.tls && {
   caCert: pulumi.secret(config.tls.caCert),
   cert: pulumi.secret(config.tls.sidecarCert),
   key: pulumi.secret(config.tls.sidecarKey),
 };
-const vmHosts = config.vms.map((vm, index) => hosts.resolve(vm.host, `vms[${index}].host`));
-const prometheusAccess = config.vms.map((vm) => {
-  const credentials = config.prometheusCredentials?.[vm.name];
-  return pulumi.secret(pulumi.output({ credentials, caCert: vm.prometheusCaCert }));
+const vmSidecars = config.vms.map((vm, index) => {
+  const host = hosts.resolve(vm.host, `vms[${index}].host`);
+  return new VmSidecar(
+    vm.name,
+    {
+      vm: {
+        ...vm,
+        prometheusClientConfig: config.prometheusCredentials?.[vm.name] !== undefined || vm.prometheusCaCert !== undefined,
+        settleSeconds: predecessors.includes(index) ? settle : 0,
+      },
+      host,
+      advertiseAddress: vm.advertiseAddress === undefined ? host : hosts.resolve(vm.advertiseAddress, `vms[${index}].advertiseAddress`),
+      sshPrivateKey,
+      thanosVersion: config.thanosVersion,
+      thanosDownload: config.thanosDownload,
+      objstore: objstoreSettings,
+      objstoreSecretKey,
+      tls: sidecarTls,
+      prometheusAccess: pulumi.secret(pulumi.output({ credentials: config.prometheusCredentials?.[vm.name], caCert: vm.prometheusCaCert })),
+    },
+    // The bucket must exist before a sidecar starts shipping blocks to it.
+    { dependsOn: [objectStore] },
+  );
 });
-const vmPrometheus = config.vms.map(
-  (vm, index) => new VmPrometheus(vm.name, { vm, host: vmHosts[index], sshPrivateKey, access: prometheusAccess[index] }),
-);
 // Read from each VM (its Prometheus may have been set up by hand): a label set two VMs share fails every install,
 // before any sidecar of the change starts. Known during `up` only; at preview configurePrometheus's labels are checked.
-const replicaLabels = kubernetesConfig.querier.replicaLabels;
-const fleetChecked = pulumi.all(vmPrometheus.map((prometheus) => prometheus.externalLabels)).apply((labels) => {
+const fleetChecked = pulumi.all(vmSidecars.map((sidecar) => sidecar.externalLabels)).apply((labels) => {
   const members = config.vms.map((vm, index) => ({ index, name: vm.name, haGroup: vm.haGroup, labels: labels[index] }));
-  const problems = fleetLabelProblems(members, replicaLabels, (member) => `${PROJECT}:vms[${member.index}]`, "its Prometheus reports");
+  const problems = fleetLabelProblems(members, kubernetesConfig.querier.replicaLabels, (member) => `${PROJECT}:vms[${member.index}]`, "its Prometheus reports");
   if (problems.length > 0) throw new ConfigError(problems);
-  return vmPrometheus.flatMap((prometheus) => prometheus.commands);
+  // No resources in the value (the SDK would walk their whole graph): dependsOn takes the label reads this Output
+  // comes from as its dependencies.
+  return [] as pulumi.Resource[];
 });
 // The replicas of an haGroup change one after another: each install waits for the previous one's (ready) sidecar.
-const predecessors = rolloutPredecessors(config.vms);
-const settle = settleSeconds(kubernetesConfig.querier.infoTimeout);
-const vmSidecars: VmSidecar[] = [];
-config.vms.forEach((vm, index) => {
-  const host = vmHosts[index];
+const installs: pulumi.Resource[] = [];
+vmSidecars.forEach((sidecar, index) => {
   const previous = predecessors[index];
-  vmSidecars.push(
-    new VmSidecar(
-      vm.name,
-      {
-        vm: {
-          ...vm,
-          prometheusClientConfig: config.prometheusCredentials?.[vm.name] !== undefined || vm.prometheusCaCert !== undefined,
-          settleSeconds: predecessors.includes(index) ? settle : 0,
-        },
-        host,
-        advertiseAddress: vm.advertiseAddress === undefined ? host : hosts.resolve(vm.advertiseAddress, `vms[${index}].advertiseAddress`),
-        sshPrivateKey,
-        thanosVersion: config.thanosVersion,
-        thanosDownload: config.thanosDownload,
-        objstore: objstoreSettings,
-        objstoreSecretKey,
-        tls: sidecarTls,
-        prometheusAccess: prometheusAccess[index],
-        installAfter: [fleetChecked, ...(previous === undefined ? [] : [[vmSidecars[previous].install]])],
-      },
-      // The bucket must exist before a sidecar starts shipping blocks to it.
-      { dependsOn: [objectStore] },
-    ),
-  );
+  installs.push(sidecar.deploy([fleetChecked, ...(previous === undefined ? [] : [[installs[previous]]])]));
 });
 
 const sidecarServiceConfig = kubernetesConfig.sidecarService;

@@ -2,9 +2,10 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { before, describe, it } from "node:test";
+import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { VmSidecar as VmSidecarClass, VmSidecarArgs } from "../../components/vmSidecar";
-import { INSTALL_CODE_REMOTE_PATH, installCode, vmSidecarCommands } from "../../lib/vm/commands";
+import { INSTALL_CODE_REMOTE_PATH, installCode, vmPrometheusCommands, vmSidecarCommands } from "../../lib/vm/commands";
 import { FAKE_SSH_KEY, FAKE_SSH_KEY_MARKER, FAKE_TLS_KEY, FAKE_TLS_KEY_MARKER } from "../fixtures/fakeKeys";
 import { parsePayload, STACK, VM } from "../harness/vm";
 
@@ -21,7 +22,10 @@ void pulumi.runtime.setMocks(
   {
     newResource(args) {
       registered.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
-      return { id: `${args.name}-id`, state: args.inputs };
+      // What external-labels.sh prints on a VM whose Prometheus has {cluster: <vm>}.
+      const vm = /^(.*)-external-labels$/.exec(args.name)?.[1];
+      const stdout = vm && `thanos-global-view: vm ${vm}: external labels:     cluster: ${vm}\n`;
+      return { id: `${args.name}-id`, state: { ...args.inputs, ...(stdout && { stdout }) } };
     },
     call: (args) => args.inputs,
   },
@@ -51,13 +55,19 @@ function args(overrides: Partial<VmSidecarArgs> = {}): VmSidecarArgs {
     objstore: { bucket: "thanos", endpoint: "10.0.0.5:9000", insecure: true, accessKey: "minio" },
     objstoreSecretKey: pulumi.secret(SECRET_KEY),
     prometheusAccess: {},
-    installAfter: [],
     ...overrides,
   };
 }
 
-/** Builds a sidecar and waits until its children reached the mocks; child options are captured on the way. */
-async function build(name: string, overrides: Partial<VmSidecarArgs> = {}): Promise<VmSidecarClass> {
+/**
+ * Builds a sidecar and deploys its install after `after`, then waits until its children reached the mocks; child
+ * options are captured on the way.
+ */
+async function build(
+  name: string,
+  overrides: Partial<VmSidecarArgs> = {},
+  after: pulumi.Input<pulumi.Resource[]>[] = [],
+): Promise<VmSidecarClass & { install: command.remote.Command }> {
   const sidecar = new VmSidecar(name, args(overrides), {
     transformations: [
       (resource) => {
@@ -66,9 +76,10 @@ async function build(name: string, overrides: Partial<VmSidecarArgs> = {}): Prom
       },
     ],
   });
-  await valueOf(sidecar.install.urn);
+  const install = sidecar.deploy(after);
+  await valueOf(install.urn);
   for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
-  return sidecar;
+  return Object.assign(sidecar, { install });
 }
 
 function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
@@ -216,7 +227,7 @@ describe("VmSidecar", () => {
 
   it("installs only after what it is told to wait for (the fleet's label check, the previous HA replica)", async () => {
     const previous = await build("vm-p");
-    await build("vm-f", { installAfter: [pulumi.output([previous.install])] });
+    await build("vm-f", {}, [pulumi.output([previous.install])]);
     const dependsOn = options.get("vm-f-sidecar")?.dependsOn as pulumi.Input<pulumi.Resource>[];
     assert.equal(dependsOn.length, 2);
     const [waitedFor] = await valueOf(pulumi.output(dependsOn[1]) as unknown as pulumi.Output<pulumi.Resource[]>);
@@ -235,6 +246,26 @@ describe("VmSidecar", () => {
     assert.match(entries["prometheus-http.yml"], new RegExp(`basic_auth:\n  username: prom\n  password: ${PROMETHEUS_PASSWORD}\n`));
     assert.deepEqual(entries.redact.split("\n"), [SECRET_KEY, PROMETHEUS_PASSWORD]);
     assert.match(String(inputs.create), /--prometheus\.http-client-file=\/etc\/thanos-global-view\/prometheus-http\.yml/);
+  });
+
+  it("sets Prometheus up when asked, then reads its labels, both with the credentials on a secret stdin and no delete", async () => {
+    const vm = { ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } };
+    const sidecar = await build("vm-s", { vm, prometheusAccess: pulumi.secret({ credentials: { bearerToken: PROMETHEUS_PASSWORD } }) });
+    const expected = vmPrometheusCommands(vm);
+    const setup = resource("vm-s-prometheus-setup");
+    const labels = resource("vm-s-external-labels");
+    assert.equal(setup.inputs.create, expected.setup);
+    assert.equal(labels.inputs.create, expected.externalLabels);
+    for (const command of [setup, labels]) {
+      assert.equal(command.inputs.delete, undefined);
+      assert.ok(isWrappedSecret(command.inputs.stdin), `${command.name}: stdin is not secret`);
+      assert.equal(parsePayload(String(unwrap(command.inputs.stdin)))["prometheus-curl.conf"], `header = "Authorization: Bearer ${PROMETHEUS_PASSWORD}"\n`);
+    }
+    const dependsOn = options.get("vm-s-external-labels")?.dependsOn as pulumi.Resource[];
+    const urns = await Promise.all(dependsOn.map((dependency) => valueOf(dependency.urn)));
+    assert.equal(urns.length, 1);
+    assert.match(urns[0], /command:remote:Command::vm-s-prometheus-setup$/);
+    assert.deepEqual(await valueOf(sidecar.externalLabels), { cluster: "vm-s" });
   });
 
   it("advertises IPv6 addresses in brackets", async () => {
