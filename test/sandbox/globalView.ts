@@ -52,7 +52,15 @@ export interface VmChange {
   vm?: Record<string, unknown>;
   /** Another thanosVersion; the mirror must serve it (extraThanosVersions). */
   thanosVersion?: string;
+  /** Other top-level keys to set, e.g. tls or prometheusCredentials (stored as secrets, as the stack wants them). */
+  stack?: RawStackConfig;
 }
+
+/** Top-level keys a change may set that the stack wants stored encrypted. */
+const CHANGE_SECRET_KEYS = ["tls", "prometheusCredentials"];
+
+/** The config keys stored encrypted for a config: the sandbox's own and those of a change. */
+const secretKeysOf = (config: RawStackConfig) => [...SANDBOX_SECRET_KEYS, ...CHANGE_SECRET_KEYS.filter((key) => key in config)];
 
 /** What the program registers for the VM entry: the sidecar's remote command, as the command provider gets it. */
 interface RegisteredVmCommand {
@@ -161,6 +169,7 @@ export class GlobalViewSandbox {
     const [vm, ...others] = config.vms as Record<string, unknown>[];
     return {
       ...config,
+      ...change.stack,
       ...(change.thanosVersion !== undefined && { thanosVersion: change.thanosVersion }),
       vms: [{ ...vm, ...change.vm }, ...others],
     };
@@ -168,7 +177,8 @@ export class GlobalViewSandbox {
 
   /** The stack config with a change applied, parsed by the stack's schema. */
   parsedConfig(change: VmChange = {}): StackConfig {
-    return parseStackConfig(asRawConfig(this.stackConfig(change)), secretKeySet(SANDBOX_SECRET_KEYS));
+    const config = this.stackConfig(change);
+    return parseStackConfig(asRawConfig(config), secretKeySet(secretKeysOf(config)));
   }
 
   /** The object-store secret key (the stack's objstoreSecretKey). */
@@ -188,8 +198,14 @@ export class GlobalViewSandbox {
   }
 
   /** The VM sidecar's remote command as the program registers it for the config with a change applied. */
+  /** Runs the program on the config with a change applied, as `pulumi up` would. */
+  private async runStack(change: VmChange): Promise<void> {
+    const config = this.stackConfig(change);
+    await runProgram(config, secretKeysOf(config), { stack: SANDBOX_STACK });
+  }
+
   async vmCommand(change: VmChange = {}): Promise<RegisteredVmCommand> {
-    await runProgram(this.stackConfig(change), SANDBOX_SECRET_KEYS, { stack: SANDBOX_STACK });
+    await this.runStack(change);
     const vmName = this.vmConfig(change).name;
     const registered = (type: string, name: string) => {
       const found = byType(type).find((resource) => resource.name === name);
@@ -201,6 +217,19 @@ export class GlobalViewSandbox {
     const source = copy.inputs.source as pulumi.asset.FileAsset;
     const upload = { file: await source.path, remotePath: String(copy.inputs.remotePath) };
     return { ...(reveal(command.inputs) as Omit<RegisteredVmCommand, "upload">), upload };
+  }
+
+  /**
+   * Runs the read of the VM Prometheus' external labels as the program registers it (command and stdin, as the
+   * provider does; it comes before the install): its result, whose stdout names the labels.
+   */
+  async readExternalLabels(change: VmChange = {}): Promise<VmCommandResult> {
+    await this.runStack(change);
+    const name = `${this.vmConfig(change).name}-external-labels`;
+    const command = byType("command:remote:Command").find((resource) => resource.name === name);
+    if (!command) throw new Error(`the program registered no command ${name}`);
+    const { create, stdin } = reveal(command.inputs) as { create: string; stdin: string };
+    return this.runOnVm("external-labels", create, { stdin, timeoutMs: 60_000 });
   }
 
   /** The component's secret stdin: objstore config and the values to redact. */
@@ -318,24 +347,41 @@ export class GlobalViewSandbox {
   }
 
   /**
-   * The querier's command line exactly as the Querier component registers it for the sandbox's stack config, except
-   * that it listens on loopback ports instead of the container's 0.0.0.0 and dials the host sidecars standing in for
-   * the in-cluster pods where the stack dials their headless Service (no cluster DNS here to resolve it).
+   * The querier's command line exactly as the Querier component registers it for the sandbox's stack config (with a
+   * change applied), except that it listens on loopback ports instead of the container's 0.0.0.0, dials the host
+   * sidecars standing in for the in-cluster pods where the stack dials their headless Service (no cluster DNS here to
+   * resolve it), and, with TLS, reads the client certificate from `tlsDir`, where the files of its registered Secret
+   * are written, instead of the Secret's mount path in the container.
    */
-  async querierArgs(): Promise<string[]> {
-    await runProgram(this.stackConfig(), SANDBOX_SECRET_KEYS, { stack: SANDBOX_STACK });
+  async querierArgs(change: VmChange = {}, tlsDir?: string): Promise<string[]> {
+    await this.runStack(change);
     const [deployment] = byType("kubernetes:apps/v1:Deployment");
+    const container = reveal(deployment.inputs).spec.template.spec.containers[0] as { args: string[]; volumeMounts?: { mountPath: string }[] };
+    const files = this.querierTlsFiles(container.volumeMounts?.[0]?.mountPath, tlsDir);
     const [grpcPort, httpPort] = await freePorts(2);
-    return querierArgsOnHost(reveal(deployment.inputs).spec.template.spec.containers[0].args as string[], {
+    return querierArgsOnHost(container.args, {
       grpcAddress: `${LOOPBACK}:${grpcPort}`,
       httpAddress: `${LOOPBACK}:${httpPort}`,
       discovered: this.k8sSidecars.map((sidecar) => sidecar.grpcAddress),
+      ...(files && { files }),
     });
   }
 
-  /** Starts `thanos <args>` with the stack version's binary; stopped by stop(). */
-  startQuerier(args: readonly string[], name = "querier"): Promise<HostThanos> {
-    const release = this.releases.find((r) => r.version === this.parsedConfig().thanosVersion.text)!;
+  /** Writes the registered querier TLS Secret's files to tlsDir; the directory to read them from instead of mountPath. */
+  private querierTlsFiles(mountPath: string | undefined, tlsDir: string | undefined): { from: string; to: string } | undefined {
+    const [secret] = byType("kubernetes:core/v1:Secret").filter((resource) => resource.name.endsWith("-tls"));
+    if (!secret || mountPath === undefined) return undefined;
+    if (tlsDir === undefined) throw new Error("the querier uses TLS: querierArgs needs a directory for its certificate");
+    fs.mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
+    for (const [name, content] of Object.entries(reveal(secret.inputs).stringData as Record<string, string>)) {
+      fs.writeFileSync(path.join(tlsDir, name), content, { mode: 0o600 });
+    }
+    return { from: mountPath, to: tlsDir };
+  }
+
+  /** Starts `thanos <args>` with the binary of the stack's version (or another one the mirror serves); stopped by stop(). */
+  startQuerier(args: readonly string[], name = "querier", version = this.parsedConfig().thanosVersion.text): Promise<HostThanos> {
+    const release = this.releases.find((r) => r.version === version)!;
     return startQuerier(thanosBinary(release.dir), args, { runDir: this.runDir, name, registry: this.registry });
   }
 

@@ -57,6 +57,11 @@ export interface VmOptions {
   workDir?: string;
   /** Time allowed from nspawn start to sshd (and Prometheus) answering; default 60 s. */
   bootTimeoutMs?: number;
+  /**
+   * An OpenSSH private key (with `<file>.pub` beside it) to authorize instead of a key of its own: several VMs of one
+   * stack, which has one sshPrivateKey for all.
+   */
+  clientKeyFile?: string;
 }
 
 export interface ExecResult {
@@ -107,6 +112,7 @@ export class Vm {
     /** The per-VM directory, removed by stop(). */
     readonly dir: string,
     prometheus: PrometheusOptions,
+    private readonly clientKeyFile?: string,
   ) {
     this.prometheusUrl = `http://${address}:${PROMETHEUS_PORT}`;
     this.rootfs = path.join(dir, "rootfs");
@@ -132,7 +138,7 @@ export class Vm {
     for (const port of [sshPort, PROMETHEUS_PORT]) {
       if (await isListening(port, address)) throw new Error(`${address}:${port} is in use; stop what listens there`);
     }
-    const vm = new Vm(name, address, sshPort, fs.mkdtempSync(path.join(workDir, `${name}-`)), opts.prometheus ?? {});
+    const vm = new Vm(name, address, sshPort, fs.mkdtempSync(path.join(workDir, `${name}-`)), opts.prometheus ?? {}, opts.clientKeyFile);
     fs.writeFileSync(path.join(vm.dir, OWNER_FILE), `${process.pid}\n`);
     const deadline = Date.now() + (opts.bootTimeoutMs ?? 60_000);
     try {
@@ -266,7 +272,12 @@ export class Vm {
     const keygen = (file: string, comment: string) =>
       run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
     await keygen(hostKeyFile, `root@${this.name}`);
-    await keygen(this.privateKeyFile, `thanos-global-view@${this.name}`);
+    if (this.clientKeyFile) {
+      fs.copyFileSync(this.clientKeyFile, this.privateKeyFile);
+      fs.copyFileSync(`${this.clientKeyFile}.pub`, `${this.privateKeyFile}.pub`);
+    } else {
+      await keygen(this.privateKeyFile, `thanos-global-view@${this.name}`);
+    }
     this.key = fs.readFileSync(this.privateKeyFile, "utf8");
     this.hostPublicKey = fs.readFileSync(`${hostKeyFile}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
     const hostPattern = this.sshPort === 22 ? this.address : `[${this.address}]:${this.sshPort}`;
