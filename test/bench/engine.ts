@@ -16,7 +16,6 @@ import { createRunDir, ProcessRegistry } from "../sandbox/process";
 import { PulumiStack, toolchainEnv } from "../sandbox/stack";
 import { configWithVms, evaluateOnce, median } from "./programs";
 import { runFleetUps } from "./fleetUp";
-import { writeStackConfig } from "./stackFile";
 
 const PREVIEW_SIZES = [1, 10, 100];
 const PREVIEW_ROUNDS = 5;
@@ -31,7 +30,7 @@ async function previews(env: NodeJS.ProcessEnv, runDir: string, sshPrivateKey: s
     await stack.init();
     const config = configWithVms(count);
     config.kubernetes = { ...(config.kubernetes as object), renderYamlToDirectory: path.join(stack.dir, "rendered") };
-    await writeStackConfig(stack, config, { sshPrivateKey, objstoreSecretKey: String(config.objstoreSecretKey) });
+    await stack.setAllConfig(config, { sshPrivateKey, objstoreSecretKey: String(config.objstoreSecretKey) });
     stacks.set(count, stack);
   }
   const real = new Map<number, number[]>(PREVIEW_SIZES.map((count) => [count, []]));

@@ -2,20 +2,19 @@
  * The `pulumi up` half of bench:engine: 1 and 6 real VMs (systemd-nspawn, one cached root filesystem, each on its own
  * 127.0.1.x address, all authorizing the stack's one SSH key), a Thanos release mirror and MinIO on loopback. For
  * each fleet: the first install, a version change with every sidecar's /-/ready polled every 100 ms (the unready
- * window: from its first failed poll to the next answer), the state in `pulumi stack export`, and the checkpoint
+ * window: its longest outage, from its first failed poll to the next answer), the state in `pulumi stack export`, and the checkpoint
  * writes of each up (the backend's stack file, watched: how often it is rewritten and how many bytes that is).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { minioBinary, startMinio } from "../sandbox/minio";
 import { startThanosMirror } from "../sandbox/mirror";
-import { httpRequest } from "../sandbox/ports";
-import { sleep, type ProcessRegistry } from "../sandbox/process";
+import { watchOutages } from "../sandbox/ports";
+import type { ProcessRegistry } from "../sandbox/process";
 import { PulumiStack } from "../sandbox/stack";
 import { thanosReleaseDir } from "../sandbox/thanos";
 import { Vm } from "../sandbox/vm";
 import { median } from "./programs";
-import { writeStackConfig } from "./stackFile";
 
 const FIRST_VERSION = "0.42.4";
 const NEXT_VERSION = "0.34.1";
@@ -61,34 +60,6 @@ function watchWrites(file: string): { stop(): { writes: number; bytes: number } 
   };
 }
 
-/** Polls each URL every 100 ms until stopped; then the longest run of failed polls of each, in ms. */
-function watchReadiness(urls: readonly string[]): { stop(): Promise<number[]> } {
-  let running = true;
-  const windows = urls.map(async (url) => {
-    let longest = 0;
-    let downSince: number | undefined;
-    while (running) {
-      const started = Date.now();
-      const ok = await httpRequest({ url, timeoutMs: 1_000 }).then(
-        (response) => response.status === 200,
-        () => false,
-      );
-      if (!ok && downSince === undefined) downSince = started;
-      if (ok && downSince !== undefined) {
-        longest = Math.max(longest, started - downSince);
-        downSince = undefined;
-      }
-      await sleep(Math.max(0, 100 - (Date.now() - started)));
-    }
-    return longest;
-  });
-  return {
-    async stop() {
-      running = false;
-      return Promise.all(windows);
-    },
-  };
-}
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -128,8 +99,7 @@ export async function runFleetUps(options: FleetUpOptions): Promise<FleetFigures
       ...(options.projectDir && { projectDir: options.projectDir }),
     });
     await stack.init();
-    await writeStackConfig(
-      stack,
+    await stack.setAllConfig(
       {
         thanosVersion: FIRST_VERSION,
         thanosDownload: { urlTemplate: mirror.urlTemplate, sha256sumsUrlTemplate: mirror.sha256sumsUrlTemplate },
@@ -155,11 +125,11 @@ export async function runFleetUps(options: FleetUpOptions): Promise<FleetFigures
     const resources = (JSON.parse(exported) as { deployment: { resources: unknown[] } }).deployment.resources.length;
 
     await stack.setConfig({ thanosVersion: NEXT_VERSION });
-    const readiness = watchReadiness(fleet.map((vm) => `http://${vm.address}:10902/-/ready`));
+    const readiness = watchOutages(fleet.map((vm) => `http://${vm.address}:10902/-/ready`));
     writes = watchWrites(stackFile);
     const change = await stack.up();
     const changeWrites = writes.stop();
-    const unreadyMs = await readiness.stop();
+    const unreadyMs = (await readiness.stop()).map((outages) => Math.max(0, ...outages.map((outage) => outage.to - outage.from)));
     figures.push({
       vms: fleet.length,
       resources,
