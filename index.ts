@@ -78,14 +78,17 @@ const vmSidecars = config.vms.map((vm, index) => {
   );
 });
 // Read from each VM (its Prometheus may have been set up by hand): a label set two VMs share fails every install,
-// before any sidecar of the change starts. Known during `up` only; at preview configurePrometheus's labels are checked.
-const fleetChecked = pulumi.all(vmSidecars.map((sidecar) => sidecar.externalLabels)).apply((labels) => {
-  const members = config.vms.map((vm, index) => ({ index, name: vm.name, haGroup: vm.haGroup, labels: labels[index] }));
-  const problems = fleetLabelProblems(members, kubernetesConfig.querier.replicaLabels, (member) => `${PROJECT}:vms[${member.index}]`, "its Prometheus reports");
-  if (problems.length > 0) throw new ConfigError(problems);
-  // No resources in the value (the SDK would walk their whole graph): dependsOn takes the label reads this Output
-  // comes from as its dependencies.
-  return [] as pulumi.Resource[];
+// before any sidecar of the change starts. Known during `up` only; at preview configurePrometheus's labels are checked
+// (and nothing runs). The installs wait for the check without depending on every label read in the state, which
+// would grow with the square of the fleet: a plain promise holding no resources, resolved once the check passed.
+const fleetChecked = new Promise<pulumi.Resource[]>((resolve, reject) => {
+  if (pulumi.runtime.isDryRun()) return resolve([]);
+  pulumi.all(vmSidecars.map((sidecar) => sidecar.externalLabels)).apply((labels) => {
+    const members = config.vms.map((vm, index) => ({ index, name: vm.name, haGroup: vm.haGroup, labels: labels[index] }));
+    const problems = fleetLabelProblems(members, kubernetesConfig.querier.replicaLabels, (member) => `${PROJECT}:vms[${member.index}]`, "its Prometheus reports");
+    if (problems.length > 0) reject(new ConfigError(problems));
+    else resolve([]);
+  });
 });
 // The replicas of an haGroup change one after another: each install waits for the previous one's (ready) sidecar.
 const installs: pulumi.Resource[] = [];

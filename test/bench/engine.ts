@@ -7,7 +7,8 @@
  *      127.0.1.x address): the first install and a Thanos version change; the sidecars' unready window during the
  *      change; the state each VM adds in `pulumi stack export`; the checkpoint writes of each up.
  * Needs root; a cold cache builds the toolchain, Thanos, MinIO and the VM image first. Everything it starts is
- * stopped at the end, also when a step fails.
+ * stopped at the end, also when a step fails. `--no-preview` / `--no-up` skip a half; `--project <dir>` runs another
+ * checkout of the project (e.g. an older commit, for before and after) with the same configurations.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -23,10 +24,10 @@ const PREVIEW_ROUNDS = 5;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 /** Previews each size PREVIEW_ROUNDS times, interleaved (so load from other work spreads evenly); medians. */
-async function previews(env: NodeJS.ProcessEnv, runDir: string, sshPrivateKey: string): Promise<void> {
+async function previews(env: NodeJS.ProcessEnv, runDir: string, sshPrivateKey: string, projectDir?: string): Promise<void> {
   const stacks = new Map<number, PulumiStack>();
   for (const count of PREVIEW_SIZES) {
-    const stack = new PulumiStack({ dir: path.join(runDir, `preview-${count}`), env, stack: `preview${count}` });
+    const stack = new PulumiStack({ dir: path.join(runDir, `preview-${count}`), env, stack: `preview${count}`, ...(projectDir && { projectDir }) });
     await stack.init();
     const config = configWithVms(count);
     config.kubernetes = { ...(config.kubernetes as object), renderYamlToDirectory: path.join(stack.dir, "rendered") };
@@ -78,8 +79,11 @@ async function main(): Promise<void> {
     const keygen = await runCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "thanos-global-view-bench", "-f", keyFile]);
     if (keygen.code !== 0) throw new Error(`ssh-keygen: ${keygen.stderr}`);
     const sshPrivateKey = fs.readFileSync(keyFile, "utf8");
-    if (!process.argv.includes("--no-preview")) await previews(env, runDir, sshPrivateKey);
-    if (!process.argv.includes("--no-up")) await runFleetUps({ env, runDir, keyFile, registry });
+    const project = process.argv.indexOf("--project");
+    const projectDir = project < 0 ? undefined : path.resolve(process.argv[project + 1]);
+    if (projectDir) console.log(`project: ${projectDir}`);
+    if (!process.argv.includes("--no-preview")) await previews(env, runDir, sshPrivateKey, projectDir);
+    if (!process.argv.includes("--no-up")) await runFleetUps({ env, runDir, keyFile, registry, projectDir });
   } finally {
     await registry.stopAll();
   }

@@ -68,7 +68,7 @@ function healthyStore(querier: HostThanos, address: string): Promise<StoreStatus
 async function refusedStore(querier: HostThanos, address: string): Promise<string> {
   const line = await waitFor(
     `the querier's failed update of ${address}`,
-    async () => fs.readFileSync(querier.process.logFile, "utf8").split("\n").find((entry) => entry.includes("update of endpoint failed") && entry.includes(address)),
+    () => Promise.resolve(fs.readFileSync(querier.process.logFile, "utf8").split("\n").find((entry) => entry.includes("update of endpoint failed") && entry.includes(address))),
     90_000,
   );
   for (const k8s of sandbox.k8sSidecars) await healthyStore(querier, k8s.grpcAddress);

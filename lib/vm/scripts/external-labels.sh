@@ -9,7 +9,7 @@ source values/external-labels.sh
 source lib/messages.sh
 source lib/requirements.sh
 source lib/http.sh
-source lib/prometheus.sh
+source lib/external-labels.sh
 source lib/payload.sh
 
 WORK=""

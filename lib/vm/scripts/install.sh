@@ -9,6 +9,7 @@ source lib/messages.sh
 source lib/requirements.sh
 source lib/http.sh
 source lib/prometheus.sh
+source lib/external-labels.sh
 source lib/journal.sh
 source lib/owner-marker.sh
 source lib/payload.sh
