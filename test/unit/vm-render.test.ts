@@ -251,7 +251,7 @@ describe("vmSidecarCommands", () => {
     const cases: [string, string, string][] = [
       ["install", commands.install, renderScript("install", values)],
       ["delete", commands.delete, renderScript("delete", values)],
-      ["external-labels", withSetup.externalLabels, renderScript("external-labels", externalLabelsValues(VM))],
+      ["external-labels", withSetup.externalLabels, renderScript("external-labels", externalLabelsValues(setupVm))],
       ["prometheus-setup", withSetup.setup!, renderScript("prometheus-setup", prometheusSetupValues(setupVm, setupVm.configurePrometheus))],
     ];
     for (const [kind, command, rendered] of cases) {
@@ -317,6 +317,14 @@ describe("vmSidecarCommands", () => {
     assert.ok(setup.includes("readonly BLOCK_DURATION='2h'"));
     assert.ok(setup.includes("readonly -a LABEL_NAMES=('cluster')"));
     assert.ok(setup.includes(`readonly -a LABEL_YAML=('"prom_vm"')`));
+  });
+
+  it("reads the labels again when configurePrometheus changes them, not when the Thanos version changes", () => {
+    const setup = (cluster: string) => ({ ...VM, configurePrometheus: { externalLabels: { cluster }, blockDuration: "2h" } });
+    const read = vmPrometheusCommands(setup("a")).externalLabels;
+    assert.ok(scriptOf(read).includes(`readonly CONFIGURED_LABELS='{cluster: "a"}'`));
+    assert.notEqual(vmPrometheusCommands(setup("b")).externalLabels, read);
+    assert.equal(vmPrometheusCommands(VM).externalLabels, vmPrometheusCommands({ ...VM, logLevel: "debug" }).externalLabels);
   });
 
   it("gives a restarted Prometheus at least 5 minutes to replay its WAL, whatever the sidecar's ready timeout", () => {

@@ -18,6 +18,7 @@ main() {
   require_tools curl base64 mktemp
   WORK=$(mktemp -d "$WORK_ROOT/thanos-global-view-labels.XXXXXX")
   trap 'rm -rf -- "$WORK"' EXIT
+  if [[ -n $CONFIGURED_LABELS ]]; then log "configurePrometheus sets the external labels $CONFIGURED_LABELS"; fi
   read_payload "$WORK/payload"
   use_prometheus_access "$WORK/payload"
   config=$(fetch "${PROMETHEUS_URL%/}/api/v1/status/config") ||

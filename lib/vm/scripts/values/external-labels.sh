@@ -4,5 +4,6 @@
 # lib/vm/prometheusSetup.ts computes them.
 readonly VM_NAME=''               # the VM's name in the stack config; every message names it
 readonly PROMETHEUS_URL=''        # Prometheus as seen from the VM
+readonly CONFIGURED_LABELS=''     # what configurePrometheus sets, as YAML; empty without it
 readonly WORK_ROOT=''             # where the script keeps the payload while it runs
 readonly PAYLOAD_MAGIC=''         # the payload's first line
