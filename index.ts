@@ -1,15 +1,22 @@
 /**
- * thanos-global-view: Thanos sidecars beside Prometheus on VMs and in Kubernetes, joined by one Thanos Querier.
+/**
+ * thanos-global-view: Thanos sidecars beside Prometheus on VMs and in Kubernetes, joined by one Thanos Querier, with
+ * the bucket's history served back by store gateways, kept in shape by a compactor and cached by a query frontend.
  * Config is parsed (and every problem reported) before any resource is registered; then the object store, each VM's
- * Prometheus (labels read, checked across the fleet) and sidecar, the in-cluster sidecar Service and the querier are
- * built, the querier dialling the endpoint each of the others reports.
+ * Prometheus (labels read, checked across the fleet) and sidecar, the in-cluster sidecar Service, the store gateway,
+ * the compactor, the querier (dialling the endpoint each of the others reports), the query frontend in front of it
+ * and their monitoring are built.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { Compactor } from "./components/compactor";
+import { Monitoring } from "./components/monitoring";
 import { ObjectStore } from "./components/objectStore";
 import { Querier } from "./components/querier";
+import { QueryFrontend } from "./components/queryFrontend";
 import { SidecarService } from "./components/sidecarService";
 import { StackOutputHosts } from "./components/stackOutputHosts";
+import { StoreGateway } from "./components/storeGateway";
 import { VmSidecar } from "./components/vmSidecar";
 import { ConfigError, readStackConfig } from "./lib/config";
 import { fleetLabelProblems, rolloutPredecessors, settleSeconds } from "./lib/fleet";
@@ -28,6 +35,9 @@ const namespace = kubernetesConfig.createNamespace
       .metadata.name
   : pulumi.output(kubernetesConfig.namespace);
 
+const { storeGateway: storeGatewayConfig, compactor: compactorConfig, queryFrontend: queryFrontendConfig, monitoring: monitoringConfig } =
+  kubernetesConfig;
+
 const objstoreSecretKey = pulumi.secret(config.objstoreSecretKey);
 const { createBucket, ...objstoreSettings } = config.objstore;
 const objectStore = new ObjectStore(
@@ -40,6 +50,8 @@ const objectStore = new ObjectStore(
       ...kubernetesConfig.objstoreSecret,
       namespace: kubernetesConfig.objstoreSecret.namespace ?? namespace,
     },
+    // The store gateway and the compactor read the bucket: they mount the objstore config from a Secret beside them.
+    componentsNamespace: storeGatewayConfig.enabled || compactorConfig.enabled ? namespace : undefined,
   },
   kubernetesOptions,
 );
@@ -110,6 +122,52 @@ const sidecarService = sidecarServiceConfig.enabled
         clusterDomain: kubernetesConfig.clusterDomain,
         discovery: sidecarServiceConfig.discovery,
         tls: config.tls?.inClusterSidecar ?? false,
+        httpTargetPort: monitoringConfig.enabled ? sidecarServiceConfig.httpTargetPort : undefined,
+      },
+      kubernetesOptions,
+    )
+  : undefined;
+
+const storeGateway = storeGatewayConfig.enabled
+  ? new StoreGateway(
+      "store-gateway",
+      {
+        storeName: storeGatewayConfig.name,
+        namespace,
+        version: config.thanosVersion,
+        image: storeGatewayConfig.image,
+        replicas: storeGatewayConfig.replicas,
+        storage: storeGatewayConfig.storage,
+        resources: storeGatewayConfig.resources,
+        logLevel: storeGatewayConfig.logLevel,
+        indexCacheSize: storeGatewayConfig.indexCacheSize,
+        chunkPoolSize: storeGatewayConfig.chunkPoolSize,
+        timePartitions: storeGatewayConfig.timePartitions,
+        // The compactor's delete delay, also when the compactor of this bucket runs elsewhere.
+        compactorDeleteDelay: compactorConfig.deleteDelay,
+        objstoreSecret: objectStore.componentsSecret!,
+        clusterDomain: kubernetesConfig.clusterDomain,
+      },
+      kubernetesOptions,
+    )
+  : undefined;
+
+const compactor = compactorConfig.enabled
+  ? new Compactor(
+      "compactor",
+      {
+        compactorName: compactorConfig.name,
+        namespace,
+        version: config.thanosVersion,
+        image: compactorConfig.image,
+        retention: compactorConfig.retention,
+        downsampling: compactorConfig.downsampling,
+        deleteDelay: compactorConfig.deleteDelay,
+        concurrency: compactorConfig.concurrency,
+        storage: compactorConfig.storage,
+        resources: compactorConfig.resources,
+        logLevel: compactorConfig.logLevel,
+        objstoreSecret: objectStore.componentsSecret!,
       },
       kubernetesOptions,
     )
@@ -127,11 +185,16 @@ const querier = new Querier(
     replicaLabels: querierConfig.replicaLabels,
     logLevel: querierConfig.logLevel,
     infoTimeout: querierConfig.infoTimeout,
-    // In-cluster sidecars first, then each VM in config order, then the extra endpoints.
+    // In-cluster sidecars first, then each VM in config order, the store gateways, then the extra endpoints.
     endpoints: pulumi
-      .all([...(sidecarService ? [sidecarService.endpoint] : []), ...vmSidecars.map((sidecar) => sidecar.endpoint)])
+      .all([
+        ...(sidecarService ? [sidecarService.endpoint] : []),
+        ...vmSidecars.map((sidecar) => sidecar.endpoint),
+        ...(storeGateway ? [storeGateway.endpoint] : []),
+      ])
       .apply((endpoints) => [...endpoints, ...querierConfig.extraEndpoints]),
     resources: querierConfig.resources,
+    readyTimeoutSeconds: querierConfig.readyTimeoutSeconds,
     clusterDomain: kubernetesConfig.clusterDomain,
     tls: config.tls && {
       caCert: pulumi.secret(config.tls.caCert),
@@ -143,9 +206,49 @@ const querier = new Querier(
   kubernetesOptions,
 );
 
+const queryFrontend = queryFrontendConfig.enabled
+  ? new QueryFrontend(
+      "query-frontend",
+      {
+        frontendName: queryFrontendConfig.name,
+        namespace,
+        version: config.thanosVersion,
+        image: queryFrontendConfig.image,
+        replicas: queryFrontendConfig.replicas,
+        downstreamUrl: querier.httpUrl,
+        splitInterval: queryFrontendConfig.splitInterval,
+        cache: queryFrontendConfig.cache,
+        resources: queryFrontendConfig.resources,
+        logLevel: queryFrontendConfig.logLevel,
+        clusterDomain: kubernetesConfig.clusterDomain,
+      },
+      kubernetesOptions,
+    )
+  : undefined;
+
+if (monitoringConfig.enabled) {
+  new Monitoring(
+    "monitoring",
+    {
+      namespace,
+      targets: {
+        querier: querier.metricsTarget,
+        sidecar: sidecarService?.metricsTarget,
+        storeGateway: storeGateway?.metricsTarget,
+        compactor: compactor?.metricsTarget,
+        queryFrontend: queryFrontend?.metricsTarget,
+      },
+      interval: monitoringConfig.interval,
+      labels: monitoringConfig.labels,
+    },
+    kubernetesOptions,
+  );
+}
+
 export const vmSidecarGrpcAddresses = pulumi.all(vmSidecars.map((sidecar) => sidecar.grpcAddress));
 export const vmSidecarHttpAddresses = pulumi.all(vmSidecars.map((sidecar) => sidecar.httpAddress));
 export const querierStores = querier.stores;
 export const querierHttpUrl = querier.httpUrl;
+export const queryFrontendUrl = queryFrontend?.url;
 export const objstoreBucket = objectStore.bucket;
 export const thanosVersion = config.thanosVersion.text;

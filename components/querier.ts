@@ -1,7 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PART_OF_LABEL } from "../lib/project";
+import { thanosLabels } from "../lib/project";
 import type { QuerierEndpoint } from "../lib/endpoints";
+import { serviceMetricsTarget, type MetricsTarget } from "../lib/monitoring";
+import { HTTP_PORT_NAME, podDisruptionBudgetSpec, thanosDeploymentSpec, thanosImage, type Resources } from "../lib/pod";
 import { querierArgs, type QuerierClientTls } from "../lib/querier";
 import type { ThanosVersion } from "../lib/thanosVersion";
 
@@ -30,14 +32,12 @@ export interface QuerierArgs {
   infoTimeout: string;
   /** Every endpoint the querier dials, in order. */
   endpoints: pulumi.Input<QuerierEndpoint[]>;
-  resources: { requests: Record<string, string | undefined>; limits: Record<string, string | undefined> };
+  resources: Resources;
+  /** How long a create or update waits for the rollout (replicas updated and Ready, the Service's endpoints). */
+  readyTimeoutSeconds: number;
   tls?: QuerierTlsArgs;
   clusterDomain: string;
 }
-
-/** Kubernetes drops undefined keys anyway; dropping them here keeps previews and rendered manifests clean. */
-const defined = (values: Record<string, string | undefined>) =>
-  Object.fromEntries(Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined));
 
 /**
  * The Thanos Querier: a Deployment fanning queries out to every sidecar and deduplicating replicas, the Service
@@ -52,15 +52,11 @@ export class Querier extends pulumi.ComponentResource {
   readonly stores: pulumi.Output<string[]>;
   /** In-cluster URL of the query API and UI. */
   readonly httpUrl: pulumi.Output<string>;
+  readonly metricsTarget: pulumi.Output<MetricsTarget>;
 
   constructor(name: string, args: QuerierArgs, opts?: pulumi.ComponentResourceOptions) {
     super("thanos-global-view:kubernetes:Querier", name, {}, opts);
-    const labels = {
-      "app.kubernetes.io/name": "thanos-query",
-      "app.kubernetes.io/instance": args.querierName,
-      "app.kubernetes.io/component": "query-layer",
-      ...PART_OF_LABEL,
-    };
+    const labels = thanosLabels("thanos-query", args.querierName, "query-layer");
     const metadata = { name: args.querierName, namespace: args.namespace, labels };
 
     const tlsSecret = args.tls
@@ -95,67 +91,31 @@ export class Querier extends pulumi.ComponentResource {
       }),
     );
 
-    const probe = (path: string) => ({
-      httpGet: { path, port: "http" },
-      periodSeconds: 5,
-      timeoutSeconds: 3,
-      failureThreshold: path === "/-/ready" ? 20 : 4,
-    });
+    // The kubernetes provider waits for a rollout 10 minutes unless its resource options say otherwise; a
+    // Deployment whose pods never get Ready then fails `pulumi up` after readyTimeoutSeconds, naming why.
+    const rolloutTimeouts = { customTimeouts: { create: `${args.readyTimeoutSeconds}s`, update: `${args.readyTimeoutSeconds}s` } };
     this.deployment = new k8s.apps.v1.Deployment(
       name,
       {
         metadata,
-        spec: {
+        spec: thanosDeploymentSpec({
           replicas: args.replicas,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: {
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser: 65534,
-                runAsGroup: 65534,
-                fsGroup: 65534,
-                seccompProfile: { type: "RuntimeDefault" },
-              },
-              affinity: {
-                podAntiAffinity: {
-                  preferredDuringSchedulingIgnoredDuringExecution: [
-                    {
-                      weight: 100,
-                      podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: labels } },
-                    },
-                  ],
-                },
-              },
-              containers: [
-                {
-                  name: "thanos-query",
-                  image: args.image ?? `quay.io/thanos/thanos:v${args.version.text}`,
-                  args: this.args,
-                  ports: [
-                    { name: "grpc", containerPort: QUERIER_GRPC_PORT },
-                    { name: "http", containerPort: QUERIER_HTTP_PORT },
-                  ],
-                  livenessProbe: probe("/-/healthy"),
-                  readinessProbe: probe("/-/ready"),
-                  resources: { requests: defined(args.resources.requests), limits: defined(args.resources.limits) },
-                  securityContext: {
-                    allowPrivilegeEscalation: false,
-                    readOnlyRootFilesystem: true,
-                    capabilities: { drop: ["ALL"] },
-                  },
-                  volumeMounts: tlsSecret ? [{ name: "tls", mountPath: TLS_MOUNT_PATH, readOnly: true }] : [],
-                },
-              ],
-              volumes: tlsSecret
-                ? [{ name: "tls", secret: { secretName: tlsSecret.metadata.name, defaultMode: 0o440 } }]
-                : [],
-            },
+          podLabels: labels,
+          pod: {
+            containerName: "thanos-query",
+            image: thanosImage(args.version, args.image),
+            args: this.args,
+            ports: [
+              { name: "grpc", containerPort: QUERIER_GRPC_PORT },
+              { name: HTTP_PORT_NAME, containerPort: QUERIER_HTTP_PORT },
+            ],
+            resources: args.resources,
+            volumeMounts: tlsSecret ? [{ name: "tls", mountPath: TLS_MOUNT_PATH, readOnly: true }] : [],
+            volumes: tlsSecret ? [{ name: "tls", secret: { secretName: tlsSecret.metadata.name, defaultMode: 0o440 } }] : [],
           },
-        },
+        }),
       },
-      { parent: this },
+      { parent: this, ...rolloutTimeouts },
     );
 
     this.service = new k8s.core.v1.Service(
@@ -166,22 +126,19 @@ export class Querier extends pulumi.ComponentResource {
           selector: labels,
           ports: [
             { name: "grpc", port: QUERIER_GRPC_PORT, targetPort: "grpc" },
-            { name: "http", port: QUERIER_HTTP_PORT, targetPort: "http" },
+            { name: HTTP_PORT_NAME, port: QUERIER_HTTP_PORT, targetPort: HTTP_PORT_NAME },
           ],
         },
       },
-      { parent: this },
+      // The provider waits until the Service has a Ready pod behind it: the same bound.
+      { parent: this, ...rolloutTimeouts },
     );
 
-    if (args.replicas > 1) {
-      new k8s.policy.v1.PodDisruptionBudget(
-        name,
-        { metadata, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
-        { parent: this },
-      );
-    }
+    const disruptionBudget = podDisruptionBudgetSpec(args.replicas, labels);
+    if (disruptionBudget) new k8s.policy.v1.PodDisruptionBudget(name, { metadata, spec: disruptionBudget }, { parent: this });
 
     this.httpUrl = pulumi.interpolate`http://${this.service.metadata.name}.${this.service.metadata.namespace}.svc.${args.clusterDomain}:${QUERIER_HTTP_PORT}`;
-    this.registerOutputs({ args: this.args, stores: this.stores, httpUrl: this.httpUrl });
+    this.metricsTarget = serviceMetricsTarget("querier", this.service, labels, HTTP_PORT_NAME);
+    this.registerOutputs({ args: this.args, stores: this.stores, httpUrl: this.httpUrl, metricsTarget: this.metricsTarget });
   }
 }

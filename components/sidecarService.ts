@@ -1,6 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { GRPC_PORT_NAME, serviceEndpointAddress, type QuerierEndpoint } from "../lib/endpoints";
+import { serviceMetricsTarget, type MetricsTarget } from "../lib/monitoring";
+import { HTTP_PORT_NAME } from "../lib/pod";
 import { PART_OF_LABEL } from "../lib/project";
 
 export interface SidecarServiceArgs {
@@ -17,7 +19,12 @@ export interface SidecarServiceArgs {
   discovery: "dnssrv" | "dns";
   /** Whether the in-cluster sidecars serve gRPC with TLS. */
   tls: boolean;
+  /** The sidecar container's HTTP port (name or number): given, the Service also exposes it as `http` (10902) for
+   * metrics, and the component reports its metrics target. */
+  httpTargetPort?: number | string;
 }
+
+const SIDECAR_HTTP_PORT = 10902;
 
 /**
  * A headless Service in front of the in-cluster Prometheus sidecars. Headless, so DNS returns every replica and the
@@ -27,21 +34,25 @@ export class SidecarService extends pulumi.ComponentResource {
   readonly service: k8s.core.v1.Service;
   /** The querier's endpoint for every sidecar behind the Service. */
   readonly endpoint: pulumi.Output<QuerierEndpoint>;
+  /** With httpTargetPort. */
+  readonly metricsTarget?: pulumi.Output<MetricsTarget>;
 
   constructor(name: string, args: SidecarServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("thanos-global-view:kubernetes:SidecarService", name, {}, opts);
+    const labels: Record<string, string> = { "app.kubernetes.io/component": "thanos-sidecar", ...PART_OF_LABEL };
     this.service = new k8s.core.v1.Service(
       name,
       {
-        metadata: {
-          name: args.serviceName,
-          namespace: args.namespace,
-          labels: { "app.kubernetes.io/component": "thanos-sidecar", ...PART_OF_LABEL },
-        },
+        metadata: { name: args.serviceName, namespace: args.namespace, labels },
         spec: {
           clusterIP: "None",
           selector: args.selector,
-          ports: [{ name: GRPC_PORT_NAME, port: args.port, targetPort: args.targetPort, protocol: "TCP" }],
+          ports: [
+            { name: GRPC_PORT_NAME, port: args.port, targetPort: args.targetPort, protocol: "TCP" },
+            ...(args.httpTargetPort !== undefined
+              ? [{ name: HTTP_PORT_NAME, port: SIDECAR_HTTP_PORT, targetPort: args.httpTargetPort, protocol: "TCP" }]
+              : []),
+          ],
         },
       },
       { parent: this },
@@ -50,6 +61,7 @@ export class SidecarService extends pulumi.ComponentResource {
       address: serviceEndpointAddress({ name: serviceName, namespace, clusterDomain: args.clusterDomain, port: args.port, discovery: args.discovery }),
       tls: args.tls,
     }));
-    this.registerOutputs({ endpoint: this.endpoint });
+    if (args.httpTargetPort !== undefined) this.metricsTarget = serviceMetricsTarget("sidecar", this.service, labels, HTTP_PORT_NAME);
+    this.registerOutputs({ endpoint: this.endpoint, metricsTarget: this.metricsTarget });
   }
 }

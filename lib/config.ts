@@ -13,15 +13,17 @@ import {
   type ThanosVersion,
 } from "./thanosVersion";
 import { joinHostPort } from "./address";
+import { DAY_MS, DURATION, HOUR_MS, parseDuration, promDuration } from "./duration";
 import { clientTlsMode, serviceEndpointAddress, type QuerierEndpoint } from "./endpoints";
 import { fleetLabelProblems } from "./fleet";
+import { COMPONENTS_OBJSTORE_SECRET } from "./objstore";
 import { PROJECT } from "./project";
+import { STORE_GATEWAY_GRPC_PORT, type TimePartition } from "./storeGateway";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
 const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
 // An optional DNS-subdomain prefix (at most 253 characters) and "/", then a name of at most 63 characters.
 const KUBERNETES_LABEL_KEY =
@@ -36,6 +38,10 @@ const SECRET_DATA_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 /** Spaces, tabs, newlines and other control characters: never part of a key, URL or name. */
 const WHITESPACE_OR_CONTROL = /[\s\u0000-\u001f\u007f]/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
+// Sizes as Thanos' flags and cache config take them (alecthomas/units, go-humanize): a whole number and a unit.
+const BYTE_SIZE = /^[1-9]\d*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 const isHost = (value: string) => isIP(value) !== 0 || HOSTNAME.test(value);
 
@@ -72,6 +78,9 @@ const dnsLabel = z.string().regex(DNS_LABEL, { error: "must be a DNS label: lowe
 const unixUser = z.string().regex(UNIX_USER, { error: "must be a Unix user name" });
 const logLevel = z.enum(["debug", "info", "warn", "error"], { error: "must be one of debug, info, warn, error" });
 const duration = z.string().regex(DURATION, { error: "must be a Prometheus duration such as 30s, 5m or 2h" });
+/** A duration as milliseconds. */
+const milliseconds = duration.transform(parseDuration);
+const byteSize = z.string().regex(BYTE_SIZE, { error: "must be a size such as 250MB or 2GB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)" });
 const labelName = z.string().regex(LABEL_NAME, { error: "must be a Prometheus label name, e.g. prometheus_replica" });
 // Label values go into prometheus.yml as double-quoted YAML by a shell script: keep them to printable text.
 const labels = z.record(
@@ -82,14 +91,15 @@ const labels = z.record(
     .regex(/^[^"\\\x00-\x1f\x7f]*$/, { error: "label values must not contain quotes, backslashes or control characters" }),
 );
 // Kubernetes labels (a Service's selector) follow Kubernetes' rules, not Prometheus': prefixed keys, no spaces.
-const kubernetesLabels = z
-  .record(
+const kubernetesLabelMap = z.record(
     z.string().regex(KUBERNETES_LABEL_KEY, { error: "must be a Kubernetes label key such as app.kubernetes.io/name or app" }),
     z.string().regex(KUBERNETES_LABEL_VALUE, {
       error: "must be a Kubernetes label value: at most 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit",
     }),
-  )
-  .refine((selected) => Object.keys(selected).length > 0, { error: "must select at least one label" });
+);
+const kubernetesLabels = kubernetesLabelMap.refine((selected) => Object.keys(selected).length > 0, { error: "must select at least one label" });
+// Every Thanos workload's image, when not the upstream one of thanosVersion.
+const image = z.string().regex(IMAGE_REFERENCE, { error: "must be a container image reference such as quay.io/thanos/thanos:v0.42.4" });
 const quantity = z.string().regex(KUBERNETES_QUANTITY, { error: "must be a Kubernetes quantity such as 500m or 1Gi" });
 const absolutePath = z
   .string()
@@ -203,7 +213,14 @@ const querier = z.strictObject({
   logLevel: logLevel.default("info"),
   infoTimeout: duration.default("30s"),
   extraEndpoints: z.array(extraEndpoint).default([]),
-  image: z.string().regex(IMAGE_REFERENCE, { error: "must be a container image reference such as quay.io/thanos/thanos:v0.42.4" }).optional(),
+  image: image.optional(),
+  // How long `pulumi up` waits for the Deployment's rollout (every replica updated and Ready) before it fails; the
+  // kubernetes provider would wait 10 minutes.
+  readyTimeoutSeconds: z
+    .int({ error: "must be a whole number of seconds" })
+    .min(10, { error: "must be from 10 to 3600 seconds" })
+    .max(3600, { error: "must be from 10 to 3600 seconds" })
+    .default(300),
   resources: resources.default({
     requests: { cpu: "100m", memory: "256Mi" },
     limits: { memory: "1Gi" },
@@ -218,6 +235,128 @@ const sidecarService = z.strictObject({
   port: port.default(10901),
   targetPort: z.union([port, z.string().regex(/^[a-z0-9-]{1,15}$/)]).default("grpc"),
   discovery: z.enum(["dnssrv", "dns"], { error: "must be dnssrv (every replica through SRV records) or dns" }).default("dnssrv"),
+  // The sidecar container's HTTP port (metrics), scraped when kubernetes.monitoring is on; prometheus-operator names it http.
+  httpTargetPort: z.union([port, z.string().regex(/^[a-z0-9-]{1,15}$/)]).default("http"),
+});
+
+/** A pod's data directory: a PersistentVolumeClaim of `size`, or with emptyDir: true an emptyDir (lost with the pod). */
+const storage = (size: string) =>
+  z.strictObject({
+    size: quantity.default(size),
+    storageClassName: z.string().regex(DNS_SUBDOMAIN, { error: "must be a StorageClass name such as standard" }).optional(),
+    emptyDir: z.boolean().default(false),
+  });
+
+/** A store gateway time bound: an RFC 3339 time, or a duration relative to now such as -2w (as --min-time takes it). */
+interface TimeBound {
+  /** The flag value: the time as given, or the duration in one unit. */
+  flag: string;
+  kind: "absolute" | "relative";
+  /** Unix milliseconds (absolute) or milliseconds from now (relative), for ordering bounds of one kind. */
+  ms: number;
+}
+
+const timeBound = z.string().transform((text, context): TimeBound => {
+  if (RFC3339.test(text) && !Number.isNaN(Date.parse(text))) return { flag: text, kind: "absolute", ms: Date.parse(text) };
+  const relative = /^(-?)(.+)$/.exec(text)!;
+  if (DURATION.test(relative[2])) {
+    const ms = (relative[1] ? -1 : 1) * parseDuration(relative[2]);
+    return { flag: `${relative[1]}${promDuration(Math.abs(ms))}`, kind: "relative", ms };
+  }
+  context.addIssue({ code: "custom", message: "must be an RFC 3339 time such as 2026-01-01T00:00:00Z or a duration relative to now such as -2w" });
+  return z.NEVER;
+});
+
+const timePartition = z
+  .strictObject({ minTime: timeBound.optional(), maxTime: timeBound.optional() })
+  .superRefine((partition, context) => {
+    if (!partition.minTime && !partition.maxTime) {
+      context.addIssue({ code: "custom", message: "must set minTime, maxTime or both" });
+    } else if (partition.minTime && partition.maxTime && partition.minTime.kind === partition.maxTime.kind && partition.minTime.ms >= partition.maxTime.ms) {
+      context.addIssue({ code: "custom", path: ["maxTime"], message: `must be later than minTime (${partition.minTime.flag})` });
+    }
+  })
+  .transform(
+    (partition): TimePartition => ({
+      ...(partition.minTime && { minTime: partition.minTime.flag }),
+      ...(partition.maxTime && { maxTime: partition.maxTime.flag }),
+    }),
+  );
+
+const storeGateway = z.strictObject({
+  enabled: z.boolean().default(false),
+  name: dnsLabel.default("thanos-store"),
+  replicas: z.int().min(1, { error: "must be at least 1" }).max(100).default(1),
+  storage: storage("10Gi").default(storage("10Gi").parse({})),
+  resources: resources.default({ requests: { cpu: "100m", memory: "512Mi" }, limits: { memory: "3Gi" } }),
+  indexCacheSize: byteSize.default("250MB"),
+  chunkPoolSize: byteSize.default("2GB"),
+  timePartitions: z.array(timePartition).default([]),
+  logLevel: logLevel.default("info"),
+  image: image.optional(),
+});
+
+/** Raw blocks are downsampled to 5m once they span 40h, 5m blocks to 1h once they span 10 days (pkg/compact/downsample). */
+const RAW_DOWNSAMPLED_AFTER = 40 * HOUR_MS;
+const FIVE_MINUTES_DOWNSAMPLED_AFTER = 10 * DAY_MS;
+
+const compactor = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    name: dnsLabel.default("thanos-compact"),
+    retention: z
+      .strictObject({
+        raw: milliseconds.default(parseDuration("30d")),
+        fiveMinutes: milliseconds.default(parseDuration("30d")),
+        oneHour: milliseconds.default(parseDuration("10y")),
+      })
+      .default({ raw: parseDuration("30d"), fiveMinutes: parseDuration("30d"), oneHour: parseDuration("10y") }),
+    downsampling: z.boolean().default(true),
+    storage: storage("20Gi").default(storage("20Gi").parse({})),
+    resources: resources.default({ requests: { cpu: "100m", memory: "512Mi" }, limits: { memory: "2Gi" } }),
+    deleteDelay: milliseconds.default(parseDuration("48h")),
+    concurrency: z.int().min(1, { error: "must be at least 1" }).max(64).default(1),
+    logLevel: logLevel.default("info"),
+    image: image.optional(),
+  })
+  .superRefine((compact, context) => {
+    if (!compact.downsampling) return;
+    const { raw, fiveMinutes } = compact.retention;
+    if (raw !== 0 && raw < RAW_DOWNSAMPLED_AFTER) {
+      context.addIssue({
+        code: "custom",
+        path: ["retention", "raw"],
+        message: `must be at least 40h, or 0d to keep raw data forever: raw blocks get their 5m copy once they span 40h, so ${promDuration(raw)} deletes raw data that was never downsampled (or set downsampling: false)`,
+      });
+    }
+    if (fiveMinutes !== 0 && fiveMinutes < FIVE_MINUTES_DOWNSAMPLED_AFTER) {
+      context.addIssue({
+        code: "custom",
+        path: ["retention", "fiveMinutes"],
+        message: `must be at least 10d, or 0d to keep it forever: 5m blocks get their 1h copy once they span 10 days, so ${promDuration(fiveMinutes)} deletes 5m data that was never downsampled to 1h`,
+      });
+    }
+  });
+
+const queryFrontend = z.strictObject({
+  enabled: z.boolean().default(false),
+  name: dnsLabel.default("thanos-query-frontend"),
+  replicas: z.int().min(1, { error: "must be at least 1" }).max(100).default(1),
+  // The response cache stores split results: Thanos needs a split interval above zero with it.
+  splitInterval: milliseconds.refine((ms) => ms > 0, { error: "must be longer than 0s: the response cache caches the split parts" }).default(parseDuration("24h")),
+  cache: z
+    .strictObject({ maxSize: byteSize.default("256MB"), validity: milliseconds.default(parseDuration("24h")) })
+    .default({ maxSize: "256MB", validity: parseDuration("24h") }),
+  resources: resources.default({ requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } }),
+  logLevel: logLevel.default("info"),
+  image: image.optional(),
+});
+
+const monitoring = z.strictObject({
+  enabled: z.boolean().default(false),
+  interval: duration.default("30s"),
+  /** Labels prometheus-operator's serviceMonitorSelector and ruleSelector look for, e.g. {release: kube-prometheus-stack}. */
+  labels: kubernetesLabelMap.default({}),
 });
 
 const kubernetes = z.strictObject({
@@ -230,6 +369,10 @@ const kubernetes = z.strictObject({
   objstoreSecret: z
     .strictObject({ name: dnsLabel.default("thanos-objstore"), namespace: dnsLabel.optional(), key: z.string().regex(SECRET_DATA_KEY, { error: "must be a Secret data key: letters, digits, '-', '_' or '.'" }).default("objstore.yml") })
     .optional(),
+  storeGateway: storeGateway.default(storeGateway.parse({})),
+  compactor: compactor.default(compactor.parse({})),
+  queryFrontend: queryFrontend.default(queryFrontend.parse({})),
+  monitoring: monitoring.default(monitoring.parse({})),
 });
 
 const objstore = z.strictObject({
@@ -367,10 +510,18 @@ function keyPath(path: PropertyKey[]): string {
   );
 }
 
+/** Keys that look like settings but must not be set, and why. */
+const REFUSED_KEYS: Record<string, string> = {
+  "kubernetes.compactor.replicas":
+    "there is no replica count to set: exactly one compactor may work on a bucket (two corrupt it), so the stack always runs one; remove this key",
+};
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   const at = `${PROJECT}:${keyPath(issue.path)}`;
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((key) => `${at}${issue.path.length ? "." : ""}${key}: unknown key (a typo?); remove it`).join("\n  - ");
+    return issue.keys
+      .map((key) => `${at}${issue.path.length ? "." : ""}${key}: ${REFUSED_KEYS[keyPath([...issue.path, key])] ?? "unknown key (a typo?); remove it"}`)
+      .join("\n  - ");
   }
   if (issue.code === "invalid_type" && issue.message.endsWith("received undefined")) {
     return `${at}: is required (expected ${issue.expected})`;
@@ -423,7 +574,32 @@ function checkConsistency(config: StackConfig, problems: string[]): void {
   if (config.tls && config.vms.length === 0 && !config.tls.inClusterSidecar) {
     problems.push(`${at("tls")}: no endpoint would use it; configure vms or set tls.inClusterSidecar: true`);
   }
+  checkObjstoreSecretName(config, problems);
+  checkExtraEndpoints(config, problems);
   checkTlsMix(config, problems);
+}
+
+/** The objstore Secret for prometheus-operator must not be the one the stack's own bucket readers mount. */
+function checkObjstoreSecretName(config: StackConfig, problems: string[]): void {
+  const { objstoreSecret, namespace } = config.kubernetes;
+  if (objstoreSecret && objstoreSecret.name === COMPONENTS_OBJSTORE_SECRET.name && (objstoreSecret.namespace ?? namespace) === namespace) {
+    problems.push(
+      `${PROJECT}:kubernetes.objstoreSecret.name: ${objstoreSecret.name} is the Secret the store gateway and compactor mount in ${namespace}; choose another name`,
+    );
+  }
+}
+
+/** An extra endpoint the querier dials anyway (e.g. the store gateway, listed by hand as before it was a component). */
+function checkExtraEndpoints(config: StackConfig, problems: string[]): void {
+  const extra = config.kubernetes.querier.extraEndpoints;
+  const components = new Set(componentEndpoints(config).map((endpoint) => endpoint.address));
+  extra.forEach((endpoint, index) => {
+    if (components.has(endpoint.address)) {
+      problems.push(
+        `${PROJECT}:kubernetes.querier.extraEndpoints[${index}]: ${endpoint.address} is already dialled (a component of this stack reports it); remove it`,
+      );
+    }
+  });
 }
 
 /** The gRPC address the querier dials for a VM, as config states it (a stack output shown as stack#output). */
@@ -433,11 +609,12 @@ function advertisedGrpcAddress(vm: VmConfig): string {
 }
 
 /**
- * The endpoints the querier will dial and which of them use TLS, as config states them (the components later report
- * the resolved addresses): enough to tell at preview whether the configured version can apply TLS that way.
+ * The endpoints the querier will dial for the stack's components and which of them use TLS, as config states them
+ * (the components later report the resolved addresses): enough to tell at preview whether the configured version can
+ * apply TLS that way.
  */
-function plannedEndpoints(config: StackConfig): QuerierEndpoint[] {
-  const { sidecarService, namespace, clusterDomain, querier } = config.kubernetes;
+function componentEndpoints(config: StackConfig): QuerierEndpoint[] {
+  const { sidecarService, storeGateway, namespace, clusterDomain } = config.kubernetes;
   return [
     ...(sidecarService.enabled
       ? [
@@ -448,9 +625,14 @@ function plannedEndpoints(config: StackConfig): QuerierEndpoint[] {
         ]
       : []),
     ...config.vms.map((vm) => ({ address: advertisedGrpcAddress(vm), tls: config.tls !== undefined })),
-    ...querier.extraEndpoints,
+    // The store gateway serves plain gRPC.
+    ...(storeGateway.enabled
+      ? [{ address: serviceEndpointAddress({ name: storeGateway.name, namespace, clusterDomain, port: STORE_GATEWAY_GRPC_PORT, discovery: "dnssrv" }), tls: false }]
+      : []),
   ];
 }
+
+const plannedEndpoints = (config: StackConfig) => [...componentEndpoints(config), ...config.kubernetes.querier.extraEndpoints];
 
 /** Checks that the configured Thanos version can apply TLS the way the endpoints need it. */
 function checkTlsMix(config: StackConfig, problems: string[]): void {

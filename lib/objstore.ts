@@ -52,3 +52,6 @@ function objstoreConfig(settings: ObjstoreSettings, secretKey: string): BucketCo
 export function renderObjstoreYaml(settings: ObjstoreSettings, secretKey: string): string {
   return stringify(objstoreConfig(settings, secretKey), { version: "1.1" });
 }
+
+/** The Secret the ObjectStore component makes for the stack's own bucket readers (store gateway, compactor). */
+export const COMPONENTS_OBJSTORE_SECRET = { name: "thanos-objstore-config", key: "objstore.yml" } as const;

@@ -1,10 +1,13 @@
-/** The bench's stack configurations (the reference setup with N VMs) and one evaluation of the program under mocks. */
+/**
+ * The bench's stack configurations (the reference setup with N VMs and every optional Kubernetes component on) and
+ * one evaluation of the program under mocks.
+ */
 import { execFileSync } from "node:child_process";
-import { referenceConfig, REFERENCE_SECRET_KEYS } from "../harness/configs";
+import { referenceConfig, REFERENCE_SECRET_KEYS, withAllComponents } from "../harness/configs";
 
-/** The reference config with `count` VMs at 10.0.x.y (a preview never dials them). */
+/** The reference config with every component and `count` VMs at 10.0.x.y (a preview never dials them). */
 export function configWithVms(count: number): Record<string, unknown> {
-  const config = referenceConfig();
+  const config = withAllComponents(referenceConfig());
   const [template] = config.vms as Record<string, unknown>[];
   config.vms = Array.from({ length: count }, (_, index) => ({
     ...template,

@@ -1,41 +1,47 @@
-// The main job with the real engine: `pulumi preview`, `up`, a no-op `up`, a Thanos version change, `destroy` and a
-// bad config of the sandbox stack (Pulumi.sandbox.yaml), with the CLI and plugins test/build/toolchain builds, against
-// the sandbox VM over SSH, with the querier started from the manifests the kubernetes provider rendered. The tests
-// run in order and build on each other. Needs root; a cold cache builds the toolchain, Thanos and the VM first.
+// The main job with the real engine: `pulumi preview`, `up`, a no-op `up`, a Thanos version change, a rollout that
+// can never get Ready, `destroy` and a bad config of the sandbox stack (Pulumi.sandbox.yaml), with the CLI and plugins
+// test/build/toolchain builds, against the sandbox's single-node Kubernetes cluster (the real kubernetes provider:
+// apply, await readiness, report) and the sandbox VM on the cluster's network over SSH (the real command provider).
+// In the cluster, prometheus-operator runs the HA pair of Prometheus pods with Thanos sidecars whose objstore Secret
+// the stack makes. The tests run in order and build on each other. Needs root; a cold cache builds Kubernetes, the
+// images, the toolchain, Thanos and the VM first. Afterwards the machine must look as it did before.
 import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { after, before, test } from "node:test";
+import { PART_OF_LABEL } from "../../lib/project";
 import { UNIT_NAME, UNIT_PATH, CONFIG_DIR, INSTALL_ROOT } from "../../lib/vm/paths";
+import { kubernetesObjects } from "../harness/kubernetesObjects";
 import { blackhole } from "../sandbox/blackhole";
-import { K8S_CLUSTER, VM_CLUSTER, type GlobalViewSandbox } from "../sandbox/globalView";
-import { startKubeApiserver, type KubeApiserver, type KubeObject } from "../sandbox/kubeApiserver";
+import { hostSnapshot } from "../sandbox/clusterHost";
+import { ClusterQuerier, type QuerierPod } from "../sandbox/clusterQuerier";
+import { K8S_CLUSTER, REPLICA_LABEL, VM_CLUSTER, type GlobalViewSandbox } from "../sandbox/globalView";
+import { PROMETHEUS_NAMESPACE, type PrometheusPod } from "../sandbox/inClusterPrometheus";
+import type { KubeObject } from "../sandbox/kubeApiserver";
 import { httpRequest } from "../sandbox/ports";
-import { filesContaining, processesMentioning, waitFor } from "../sandbox/process";
-import {
-  PulumiStack,
-  renderedManifests,
-  startRenderedQuerier,
-  startSandboxStack,
-  toolchainEnv,
-  waitForQuerierStores,
-  type RenderedQuerier,
-} from "../sandbox/stack";
+import { filesContaining, processesMentioning, sleep, waitFor } from "../sandbox/process";
+import { PulumiStack, renderedManifests, startSandboxStack, toolchainEnv, waitForQuerierStores } from "../sandbox/stack";
+import { bootConfig, SANDBOX_SECRET_KEYS } from "../sandbox/stackConfig";
 import { repoPath } from "../repo";
-import { instantQuery, querierArgEndpoints } from "../sandbox/thanos";
+import { instantQuery, type StoreStatus } from "../sandbox/thanos";
 import { PROMETHEUS_DATA_DIR } from "../sandbox/vm";
 
 const FIRST_VERSION = "0.42.4";
 const NEXT_VERSION = "0.34.1";
+/** An image no build packs: its pods can never start (the cluster pulls from nowhere). */
+const MISSING_IMAGE = "quay.io/thanos/thanos:v0.0.0-never-packed";
 const MINUTE = 60_000;
 /** The key marking a secret value in Pulumi state (sdk/go/common/resource/sig). */
 const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
-/** The VM sidecar's remote command, as URNs end. */
+/** The VM sidecar's remote command, and the querier's Deployment, as URNs end. */
 const SIDECAR_COMMAND = "::prom-vm-sidecar";
 /** The upload of the install's code, which runs first over the same connection. */
 const INSTALL_CODE_UPLOAD = "::prom-vm-install-code";
+const QUERIER_DEPLOYMENT_URN = "kubernetes:apps/v1:Deployment::querier";
+/** The in-cluster sidecars' gRPC port (prometheus-operator's port `grpc`). */
+const SIDECAR_GRPC_PORT = 10901;
 
 /** The engine events `pulumi up --json` prints, one JSON object a line (the fields the tests read). */
 interface EngineEvent {
@@ -70,9 +76,8 @@ async function plannedChanges(extra: string[] = []): Promise<string[]> {
 let env: NodeJS.ProcessEnv;
 let sandbox: GlobalViewSandbox;
 let stack: PulumiStack;
-let renderDir: string;
-let querier: RenderedQuerier | undefined;
-let apiserver: KubeApiserver;
+let querier: ClusterQuerier;
+let machineBefore: string;
 const timings: string[] = [];
 const startedAt = Date.now();
 
@@ -88,7 +93,8 @@ async function timed<T>(what: string, run: () => Promise<T>): Promise<T> {
 before(
   async () => {
     env = await timed("toolchain (test/build/toolchain)", toolchainEnv);
-    ({ sandbox, stack, renderDir } = await timed("sandbox started and stack configured", () =>
+    machineBefore = hostSnapshot();
+    ({ sandbox, stack } = await timed("sandbox started (cluster, operator, VM, MinIO, mirror) and stack configured", () =>
       startSandboxStack({
         env,
         extraThanosVersions: [NEXT_VERSION],
@@ -97,16 +103,24 @@ before(
         log: (line) => console.log(`sandbox: ${line}`),
       }),
     ));
+    const { kubernetes } = sandbox.parsedConfig();
+    querier = new ClusterQuerier(sandbox.cluster, kubernetes.namespace, kubernetes.querier.name);
+    const boot = sandbox.cluster.bootTimes;
+    console.log(`cluster boot: ${Object.entries(boot).map(([what, at]) => `${what} ${at.toFixed(1)} s`).join(", ")}`);
   },
-  { timeout: 40 * MINUTE },
+  { timeout: 60 * MINUTE },
 );
 
 after(async () => {
-  // The VM, MinIO, Prometheus, the sidecars and the querier all belong to the sandbox's registry; the stack's backend
-  // and rendered manifests live in its run directory, so nothing else needs undoing.
+  // The VM, MinIO, the mirror and the cluster all belong to the sandbox's registry; the cluster's cleanup undoes
+  // what it changed on the machine. The stack's backend lives in the run directory.
   await sandbox?.stop();
-  if (sandbox) assert.deepEqual(processesMentioning(sandbox.runDir), [], "processes of the run are still running");
   console.log(`timings:\n  ${timings.join("\n  ")}`);
+  if (!sandbox) return;
+  assert.deepEqual(processesMentioning(sandbox.runDir), [], "processes of the run are still running");
+  const machineAfter = hostSnapshot();
+  if (machineAfter !== machineBefore) fs.writeFileSync(path.join(sandbox.runDir, "machine-after.txt"), machineAfter);
+  assert.equal(machineAfter, machineBefore, "the machine is not as it was before the cluster started");
 });
 
 /**
@@ -134,32 +148,44 @@ async function assertNoSshBetween(since: Date, until: Date): Promise<void> {
   assert.ok(own.some((line) => line.includes("Accepted publickey")), `sshd does not log connections: ${own.join("\n")}`);
 }
 
-/** `up` through the querier until both clusters answer; the clusters seen. */
-async function globalUp(httpUrl: string): Promise<string[]> {
-  return waitFor(
+/** `up` through a querier until both clusters answer; the series by cluster, deduplicated and not. */
+async function globalUp(httpUrl: string): Promise<{ clusters: string[]; k8sDeduplicated: number; k8sRaw: number }> {
+  const { series } = await waitFor(
     "up from both clusters",
     async () => {
-      const { series } = await instantQuery(httpUrl, "up");
-      const clusters = [...new Set(series.map((s) => s.metric.cluster))].sort();
-      return clusters.length === 2 ? clusters : undefined;
+      const answer = await instantQuery(httpUrl, "up");
+      return new Set(answer.series.map((s) => s.metric.cluster)).size === 2 ? answer : undefined;
     },
     MINUTE,
   );
+  const raw = (await instantQuery(httpUrl, "up", { dedup: false })).series;
+  const k8s = (list: typeof series) => list.filter((s) => s.metric.cluster === K8S_CLUSTER).length;
+  return { clusters: [...new Set(series.map((s) => s.metric.cluster))].sort(), k8sDeduplicated: k8s(series), k8sRaw: k8s(raw) };
 }
 
-function allSidecarAddresses(): string[] {
-  return [sandbox.vmGrpcAddress, ...sandbox.k8sSidecars.map((sidecar) => sidecar.grpcAddress)];
+/** The gRPC addresses the querier must list: the VM sidecar and both Prometheus pods' sidecars. */
+function sidecarAddresses(prometheusPods: readonly PrometheusPod[]): string[] {
+  return [sandbox.vmGrpcAddress, ...prometheusPods.map((pod) => `${pod.ip}:${SIDECAR_GRPC_PORT}`)];
 }
 
-async function restartQuerier(): Promise<RenderedQuerier> {
-  await querier?.stop();
-  querier = await startRenderedQuerier({
-    renderDir,
-    discovered: sandbox.k8sSidecars.map((sidecar) => sidecar.grpcAddress),
-    runDir: sandbox.runDir,
-    registry: sandbox.registry,
-  });
-  return querier;
+/** Every querier pod lists every sidecar with its labels (the in-cluster ones found through dnssrv+ and CoreDNS). */
+async function assertEveryQuerierSeesEverySidecar(): Promise<StoreStatus[]> {
+  const prometheusPods = await sandbox.inClusterPrometheus.waitReady();
+  const pods = (await querier.pods()).filter((pod) => !pod.terminating);
+  assert.equal(pods.length, 2, JSON.stringify(pods));
+  let stores: StoreStatus[] = [];
+  for (const pod of pods) {
+    // The querier re-resolves the headless Service's SRV records every 30 s: the pods may take that long to appear.
+    stores = await waitForQuerierStores(querier.url(pod), sidecarAddresses(prometheusPods));
+  }
+  const labels = Object.fromEntries(stores.map((store) => [store.name, store.labelSets]));
+  assert.deepEqual(labels[sandbox.vmGrpcAddress], [{ cluster: VM_CLUSTER }]);
+  for (const pod of prometheusPods) {
+    assert.deepEqual(labels[`${pod.ip}:${SIDECAR_GRPC_PORT}`], [
+      { cluster: K8S_CLUSTER, prometheus: `${PROMETHEUS_NAMESPACE}/${sandbox.inClusterPrometheus.name}`, [REPLICA_LABEL]: pod.name },
+    ]);
+  }
+  return stores;
 }
 
 async function sidecarReady(): Promise<boolean> {
@@ -170,37 +196,101 @@ async function sidecarReady(): Promise<boolean> {
   }
 }
 
-/** The rendered manifests as the API server takes them (without the file each came from). */
-function renderedObjects(): KubeObject[] {
-  return renderedManifests(renderDir).map((rendered) => {
-    const object: KubeObject & { file?: string } = { ...rendered };
-    delete object.file;
-    return object;
-  });
-}
-
-interface QuerierDeployment extends KubeObject {
-  spec: { template: { spec: { containers: { name: string; args: string[] }[] } } };
-}
-
-function querierDeployment(objects: readonly KubeObject[]): QuerierDeployment {
-  const deployment = objects.find((object) => object.kind === "Deployment");
-  assert.ok(deployment, `no Deployment among ${objects.map((object) => object.kind).join(", ")}`);
-  return deployment as QuerierDeployment;
-}
-
-/** Applies every rendered manifest to the real API server; the querier's args must come back as rendered. */
-async function assertApiserverAccepts(objects: readonly KubeObject[]): Promise<void> {
-  const stored = await apiserver.applyAll(objects);
-  const renderedArgs = querierDeployment(objects).spec.template.spec.containers[0].args;
-  assert.deepEqual(querierDeployment(stored).spec.template.spec.containers[0].args, renderedArgs);
-}
-
 async function sha256OnVm(paths: string[]): Promise<string> {
   return sandbox.vmShell(`cd / && sha256sum ${paths.join(" ")}`);
 }
 
-test("pulumi preview succeeds and opens no SSH connection", { timeout: 5 * MINUTE }, async () => {
+/** The stack's objects in the cluster: everything carrying its part-of label, in any namespace, as kind/ns/name. */
+async function stackObjectsInCluster(): Promise<string[]> {
+  const [label, value] = Object.entries(PART_OF_LABEL)[0];
+  const list = await sandbox.cluster.getJson<{ items: KubeObject[] }>([
+    "namespaces,secrets,services,deployments,poddisruptionbudgets,configmaps,serviceaccounts",
+    "--all-namespaces",
+    "-l",
+    `${label}=${value}`,
+  ]);
+  return list.items.map((object) => `${object.kind}/${object.metadata.namespace ?? ""}/${object.metadata.name}`).sort();
+}
+
+/** The querier Deployment's rollout is complete: every replica of the current template updated, Ready, available. */
+async function assertRolledOut(image: string): Promise<QuerierPod[]> {
+  const status = await querier.deployment();
+  assert.equal(status.observedGeneration, status.generation, JSON.stringify(status));
+  assert.deepEqual(
+    [status.replicas, status.updatedReplicas, status.readyReplicas, status.availableReplicas],
+    [2, 2, 2, 2],
+    `the rollout is not complete when pulumi up returns: ${JSON.stringify(status)}`,
+  );
+  assert.equal(status.image, image);
+  const current = (await querier.pods()).filter((pod) => !pod.terminating);
+  assert.equal(current.length, 2, JSON.stringify(current));
+  for (const pod of current) {
+    assert.ok(pod.ready, `${pod.name} is not Ready`);
+    assert.equal(pod.image, image);
+  }
+  return current;
+}
+
+/**
+ * Asks every known querier pod for `up` every 250 ms until stopped. A round counts as answered when at least one pod
+ * returns a non-empty result; the pod list is read again when none did, before the round counts as failed.
+ */
+function watchGlobalView(): { stop(): Promise<{ rounds: number; failures: string[] }> } {
+  let running = true;
+  let pods: QuerierPod[] = [];
+  let rounds = 0;
+  const failures: string[] = [];
+  const ask = async (pod: QuerierPod) => {
+    try {
+      const { series } = await instantQuery(querier.url(pod), "up", { partialResponse: true });
+      return series.length > 0 ? undefined : `${pod.name}: empty`;
+    } catch (error) {
+      return `${pod.name}: ${(error as Error).message}`;
+    }
+  };
+  const round = async (): Promise<string[] | undefined> => {
+    const errors = await Promise.all(pods.map(ask));
+    return errors.some((error) => error === undefined) ? undefined : errors.map(String);
+  };
+  const loop = (async () => {
+    pods = await querier.pods();
+    while (running) {
+      let errors = await round();
+      if (errors) {
+        pods = await querier.pods();
+        errors = await round();
+      }
+      rounds += 1;
+      if (errors) failures.push(`${new Date().toISOString()}: no querier pod answered: ${errors.join("; ") || "no pods"}`);
+      await sleep(250);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { rounds, failures };
+    },
+  };
+}
+
+/** Deep containment: every field `expected` sets is in `actual` with the same value (the server adds defaults). */
+function assertContains(actual: unknown, expected: unknown, at: string): void {
+  if (Array.isArray(expected)) {
+    // An empty list is left out of the stored object.
+    if (expected.length === 0 && actual === undefined) return;
+    assert.ok(Array.isArray(actual) && actual.length === expected.length, `${at}: ${JSON.stringify(actual)} is not ${JSON.stringify(expected)}`);
+    expected.forEach((item, i) => assertContains((actual as unknown[])[i], item, `${at}[${i}]`));
+  } else if (typeof expected === "object" && expected !== null) {
+    if (Object.keys(expected).length === 0 && actual === undefined) return;
+    assert.ok(typeof actual === "object" && actual !== null, `${at}: missing (expected ${JSON.stringify(expected)})`);
+    for (const [key, value] of Object.entries(expected)) assertContains((actual as Record<string, unknown>)[key], value, `${at}.${key}`);
+  } else {
+    assert.equal(actual, expected, at);
+  }
+}
+
+test("pulumi preview succeeds, opens no SSH connection and creates nothing in the cluster", { timeout: 5 * MINUTE }, async () => {
   const since = new Date();
   const result = await timed("pulumi preview", () => stack.preview());
   const until = new Date();
@@ -208,26 +298,35 @@ test("pulumi preview succeeds and opens no SSH connection", { timeout: 5 * MINUT
   assert.match(result.stdout, /\+\s+kubernetes:apps\/v1:Deployment\s+querier\s+create/);
   assert.match(result.stdout, /Resources:\s+\+ \d+ to create/);
   await assertNoSshBetween(since, until);
-  assert.deepEqual(renderedManifests(renderDir), [], "a preview must not render manifests");
+  assert.deepEqual(await stackObjectsInCluster(), [], "a preview created objects in the cluster");
 });
 
-test("pulumi up converges: VM sidecar ready, the rendered querier sees every sidecar, outputs reach another stack", { timeout: 10 * MINUTE }, async () => {
+test("pulumi up returns once the querier pods are Ready; they find both Prometheus replicas (dnssrv+, CoreDNS) and the VM sidecar, and up spans both clusters, deduplicated", { timeout: 10 * MINUTE }, async () => {
   const result = await timed("first pulumi up", () => stack.up());
   assert.match(result.stdout, /\+\s+command:remote:Command\s+prom-vm-sidecar\s+created/);
+  assert.match(result.stdout, /\+\s+kubernetes:apps\/v1:Deployment\s+querier\s+created/);
+  // Read at once: pulumi up waited for the rollout, so there is nothing left to wait for.
+  await assertRolledOut(`quay.io/thanos/thanos:v${FIRST_VERSION}`);
 
   const unit = await sandbox.sidecarUnitState();
   assert.equal(unit.activeState, "active");
   assert.ok(await sidecarReady(), `${sandbox.vmReadyUrl} is not ready`);
 
   const outputs = await stack.outputs();
+  const serviceEndpoint = `dnssrv+_grpc._tcp.sidecar.${PROMETHEUS_NAMESPACE}.svc.cluster.local`;
   assert.deepEqual(outputs.vmSidecarGrpcAddresses, [sandbox.vmGrpcAddress]);
-  assert.deepEqual(outputs.querierStores, ["dnssrv+_grpc._tcp.sidecar.thanos.svc.cluster.local", sandbox.vmGrpcAddress]);
+  assert.deepEqual(outputs.querierStores, [serviceEndpoint, sandbox.vmGrpcAddress]);
 
-  const started = await timed("querier from the rendered Deployment ready", restartQuerier);
-  assert.equal(started.version, FIRST_VERSION);
-  assert.deepEqual(querierArgEndpoints(started.args).sort(), allSidecarAddresses().sort());
-  await timed("querier sees every sidecar", () => waitForQuerierStores(started.httpUrl, allSidecarAddresses()));
-  assert.deepEqual(await globalUp(started.httpUrl), [K8S_CLUSTER, VM_CLUSTER].sort());
+  // The querier is told the Service's name only; CoreDNS answers its SRV query with both Prometheus pods.
+  const [pod] = await querier.pods();
+  const srv = await sandbox.cluster.kubectl(["-n", querier.namespace, "exec", pod.name, "--", "nslookup", "-type=SRV", `_grpc._tcp.sidecar.${PROMETHEUS_NAMESPACE}.svc.cluster.local`]);
+  assert.equal(srv.stdout.match(/service = \d+ \d+ 10901 /g)?.length, 2, srv.stdout);
+  await timed("both querier pods see every sidecar", assertEveryQuerierSeesEverySidecar);
+  const view = await globalUp(await querier.readyUrl());
+  assert.deepEqual(view.clusters, [K8S_CLUSTER, VM_CLUSTER].sort());
+  // Each replica scrapes both Prometheus pods: the same series twice, once per replica, merged into one.
+  assert.ok(view.k8sDeduplicated > 0);
+  assert.equal(view.k8sRaw, 2 * view.k8sDeduplicated, JSON.stringify(view));
 
   const reader = new PulumiStack({
     dir: path.join(sandbox.runDir, "reader"),
@@ -243,8 +342,10 @@ test("pulumi up converges: VM sidecar ready, the rendered querier sees every sid
   assert.deepEqual(read.querierStores, outputs.querierStores);
 });
 
-test("a second pulumi up changes nothing and runs no remote command", { timeout: 5 * MINUTE }, async () => {
+test("a second pulumi up changes nothing, runs no remote command and leaves the querier pods alone", { timeout: 5 * MINUTE }, async () => {
   const before = await sandbox.sidecarUnitState();
+  const podsBefore = (await querier.pods()).map((pod) => pod.uid);
+  const generation = (await querier.deployment()).generation;
   const downloads = sandbox.mirror.downloads().length;
   const since = new Date();
   const result = await timed("no-op pulumi up", () => stack.up(["--json"]));
@@ -260,30 +361,72 @@ test("a second pulumi up changes nothing and runs no remote command", { timeout:
   assert.equal(after.invocationId, before.invocationId);
   assert.equal(sandbox.mirror.downloads().length, downloads);
   await assertNoSshBetween(since, until);
+  assert.deepEqual((await querier.pods()).map((pod) => pod.uid), podsBefore);
+  assert.equal((await querier.deployment()).generation, generation);
 });
 
-test("the rendered manifests pass a real kube-apiserver's validation (strict fields, server-side apply)", { timeout: 10 * MINUTE }, async () => {
-  apiserver = await timed("kube-apiserver on etcd ready", () => startKubeApiserver({ runDir: sandbox.runDir, registry: sandbox.registry }));
-  assert.match(await apiserver.version(), /^v1\.\d+\.\d+$/);
-
-  const objects = renderedObjects();
-  assert.deepEqual(
-    objects.map((object) => `${object.kind}/${object.metadata.name}`).sort(),
-    ["Deployment/thanos-querier", "Namespace/thanos", "Service/sidecar", "Service/thanos-querier"],
-  );
-  await timed("rendered manifests applied", () => assertApiserverAccepts(objects));
-
-  // The validation is real: the server refuses a field its schema lacks, and an invalid value.
-  const deployment = querierDeployment(objects);
-  const container = deployment.spec.template.spec.containers[0];
-  const withUnknownField = { ...deployment, spec: { ...deployment.spec, replicaz: 2 } };
-  await assert.rejects(apiserver.apply(withUnknownField), /Deployment thanos-querier refused: .*replicaz/);
-  const badName = { ...container, name: "Querier_Container" };
-  const withBadName = { ...deployment, spec: { ...deployment.spec, template: { ...deployment.spec.template, spec: { ...deployment.spec.template.spec, containers: [badName] } } } };
-  await assert.rejects(apiserver.apply(withBadName), /Deployment thanos-querier refused: .*Invalid value: "Querier_Container"/);
+test("the querier pods run as their security context says: uid 65534, a read-only root filesystem, no capabilities", { timeout: 5 * MINUTE }, async () => {
+  for (const pod of await querier.pods()) {
+    const exec = (...command: string[]) => sandbox.cluster.kubectl(["-n", querier.namespace, "exec", pod.name, "--", ...command], { allowFailure: true });
+    // The image's own user is 1001 (as upstream's); the pod's runAsUser overrides it.
+    const status = (await exec("cat", "/proc/1/status")).stdout;
+    assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m, status);
+    assert.match(status, /^Gid:\s+65534\s+65534\s+65534\s+65534$/m, status);
+    for (const set of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) assert.match(status, new RegExp(`^${set}:\\s+0{16}$`, "m"), status);
+    assert.match(status, /^NoNewPrivs:\s+1$/m, status);
+    assert.match(status, /^Seccomp:\s+2$/m, status);
+    const write = await exec("touch", "/written-by-a-test");
+    assert.notEqual(write.code, 0);
+    assert.match(write.stderr, /Read-only file system/);
+    assert.notEqual((await exec("touch", "/tmp/written-by-a-test")).code, 0, "/tmp is writable");
+  }
 });
 
-test(`changing thanosVersion ${FIRST_VERSION} -> ${NEXT_VERSION} updates in place with one restart`, { timeout: 10 * MINUTE }, async () => {
+test("the objects the stack made in the cluster are the ones the API-server validation tests check, and render mode renders them too", { timeout: 10 * MINUTE }, async () => {
+  // What test/system/kube-manifests.test.ts applies to a bare API server, for this very config.
+  const registered = await kubernetesObjects(sandbox.stackConfig(), SANDBOX_SECRET_KEYS, "sandbox");
+  const key = (object: KubeObject) => `${object.kind}/${object.metadata.namespace ?? ""}/${object.metadata.name}`;
+  assert.deepEqual(await stackObjectsInCluster(), registered.map(key).sort());
+  for (const object of registered) {
+    const live = await sandbox.cluster.getJson<KubeObject & { data?: Record<string, string> }>([
+      ...(object.metadata.namespace ? ["-n", object.metadata.namespace] : []),
+      object.kind.toLowerCase(),
+      object.metadata.name,
+    ]);
+    const { stringData, ...rest } = object as KubeObject & { stringData?: Record<string, string> };
+    assertContains(live, rest, key(object));
+    // A Secret's stringData is stored as base64 data.
+    for (const [name, value] of Object.entries(stringData ?? {})) {
+      assert.equal(Buffer.from(live.data?.[name] ?? "", "base64").toString("utf8"), value, `${key(object)} data.${name}`);
+    }
+  }
+
+  // The real provider's other mode: the same program, told to render, writes the same objects (without the VM, so
+  // that this stack runs nothing over SSH).
+  const renderDir = path.join(sandbox.runDir, "rendered");
+  const render = new PulumiStack({ dir: path.join(sandbox.runDir, "render"), env, stack: "sandbox" });
+  const { plain, secrets } = bootConfig(sandbox.bootValues);
+  await render.init({ ...plain, "kubernetes.renderYamlToDirectory": renderDir }, secrets);
+  await render.stackCommand(["config", "rm", "vms"], {}, "config-rm");
+  await timed("pulumi up in render mode", () => render.up());
+  const withoutVm = { ...sandbox.stackConfig(), vms: [] };
+  const expected = await kubernetesObjects(withoutVm, SANDBOX_SECRET_KEYS, "sandbox");
+  const rendered = renderedManifests(renderDir);
+  assert.deepEqual(rendered.map((object) => key(object as unknown as KubeObject)).sort(), expected.map(key).sort());
+  for (const object of expected) {
+    const file = rendered.find((candidate) => key(candidate as unknown as KubeObject) === key(object))!;
+    const { stringData, ...rest } = object as KubeObject & { stringData?: Record<string, string> };
+    assertContains(file, rest, `${file.file}`);
+    for (const [name, value] of Object.entries(stringData ?? {})) {
+      const data = (file as unknown as { data?: Record<string, string>; stringData?: Record<string, string> });
+      assert.equal(data.stringData?.[name] ?? Buffer.from(data.data?.[name] ?? "", "base64").toString("utf8"), value);
+    }
+  }
+  await render.destroy();
+  assert.deepEqual(renderedManifests(renderDir), []);
+});
+
+test(`a Thanos version change ${FIRST_VERSION} -> ${NEXT_VERSION} rolls the querier (pulumi up waits for it) and restarts the VM sidecar once, while the global view keeps answering`, { timeout: 10 * MINUTE }, async () => {
   await stack.setConfig({ thanosVersion: NEXT_VERSION });
 
   const since = new Date();
@@ -301,8 +444,22 @@ test(`changing thanosVersion ${FIRST_VERSION} -> ${NEXT_VERSION} updates in plac
   assert.deepEqual((await plannedChanges()).sort(), ["update prom-vm-sidecar", "update querier"], "only in-place updates");
 
   const before = await sandbox.sidecarUnitState();
+  const oldPods = await querier.pods();
   const upSince = new Date();
+  const watch = watchGlobalView();
   await timed("pulumi up to the other version", () => stack.up());
+  const newPods = await assertRolledOut(`quay.io/thanos/thanos:v${NEXT_VERSION}`);
+  assert.ok(newPods.every((pod) => !oldPods.some((old) => old.uid === pod.uid)), "an old pod is still part of the Deployment");
+  // Old pods stop within their grace period once the new ones are Ready.
+  await waitFor("the old querier pods to be gone", async () => {
+    const left = (await querier.pods()).filter((pod) => oldPods.some((old) => old.uid === pod.uid));
+    return left.length === 0 ? true : undefined;
+  }, MINUTE, 1_000);
+  const { rounds, failures } = await watch.stop();
+  console.log(`global view asked ${rounds} times during the rollout, unanswered ${failures.length} times`);
+  assert.deepEqual(failures, [], "the global view did not answer during the rollout");
+  assert.ok(rounds >= 5, `only ${rounds} rounds`);
+
   const after = await sandbox.sidecarUnitState();
   assert.equal(after.activeState, "active");
   assert.notEqual(after.invocationId, before.invocationId, "the sidecar was not restarted");
@@ -312,14 +469,47 @@ test(`changing thanosVersion ${FIRST_VERSION} -> ${NEXT_VERSION} updates in plac
   assert.match(execStart, new RegExp(`thanos-${NEXT_VERSION.replaceAll(".", "\\.")}/thanos`));
   assert.ok(await sidecarReady());
 
-  const restarted = await timed("querier from the new manifests ready", restartQuerier);
-  assert.equal(restarted.version, NEXT_VERSION);
-  // Before 0.42 the endpoints are --endpoint flags instead of the sd-config.
-  assert.ok(restarted.args.some((arg) => arg === `--endpoint=${sandbox.vmGrpcAddress}`), restarted.args.join(" "));
-  await waitForQuerierStores(restarted.httpUrl, allSidecarAddresses());
-  assert.deepEqual(await globalUp(restarted.httpUrl), [K8S_CLUSTER, VM_CLUSTER].sort());
-  // The API server takes the updated Deployment (flags instead of the sd-config) as an update of the stored one.
-  await assertApiserverAccepts(renderedObjects());
+  await assertEveryQuerierSeesEverySidecar();
+  assert.deepEqual((await globalUp(await querier.readyUrl())).clusters, [K8S_CLUSTER, VM_CLUSTER].sort());
+});
+
+test("a rollout whose pods can never get Ready fails pulumi up after readyTimeoutSeconds, naming the Deployment and why, and the running querier keeps answering", { timeout: 10 * MINUTE }, async () => {
+  const { readyTimeoutSeconds } = sandbox.parsedConfig().kubernetes.querier;
+  const running = await querier.pods();
+  await stack.setConfig({ "kubernetes.querier.image": MISSING_IMAGE });
+  assert.deepEqual(await plannedChanges(), ["update querier"]);
+
+  const watch = watchGlobalView();
+  const result = await timed("pulumi up with pods that never get Ready", () => stack.up(["--json"], { allowFailure: true }));
+  const { rounds, failures } = await watch.stop();
+  assert.notEqual(result.code, 0);
+  const events = engineEvents(result.stdout);
+  const ours = (event: EngineEvent) => event.diagnosticEvent?.urn?.endsWith(QUERIER_DEPLOYMENT_URN) ?? false;
+  const started = events.find((event) => event.resourcePreEvent?.metadata.urn.endsWith(QUERIER_DEPLOYMENT_URN));
+  const error = events.find((event) => ours(event) && event.diagnosticEvent?.severity === "error");
+  assert.ok(started && error, result.stdout.slice(-3000));
+  const message = error.diagnosticEvent!.message;
+  console.log(`pulumi up failed after ${error.timestamp - started.timestamp} s with:\n${message}`);
+  fs.writeFileSync(path.join(sandbox.runDir, "never-ready-failure.txt"), message);
+  assert.match(message, new RegExp(`"${querier.namespace}/${querier.name}" failed to fully initialize or become live`));
+  assert.match(message, /timed out waiting to be Ready/);
+  assert.match(message, new RegExp(`\\[(ErrImagePull|ImagePullBackOff)\\].*${MISSING_IMAGE.replaceAll(".", "\\.")}`));
+  const seconds = error.timestamp - started.timestamp;
+  assert.ok(seconds >= readyTimeoutSeconds && seconds <= readyTimeoutSeconds + 15, `failed after ${seconds} s, not after ${readyTimeoutSeconds} s`);
+
+  // The old pods answered throughout and still run; the new one waits for an image that will never come.
+  console.log(`global view asked ${rounds} times during the failed rollout, unanswered ${failures.length} times`);
+  assert.deepEqual(failures, []);
+  const pods = await querier.pods();
+  for (const pod of running) assert.ok(pods.some((now) => now.uid === pod.uid && now.ready), `${pod.name} no longer serves`);
+  assert.ok(pods.some((pod) => pod.image === MISSING_IMAGE && !pod.ready && /ErrImagePull|ImagePullBackOff/.test(pod.waitingReason ?? "")), JSON.stringify(pods));
+
+  // Putting the image back rolls back to the running pods.
+  await stack.stackCommand(["config", "rm", "--path", "kubernetes.querier.image"], {}, "config-rm");
+  await timed("pulumi up back to the image that runs", () => stack.up());
+  await assertRolledOut(`quay.io/thanos/thanos:v${NEXT_VERSION}`);
+  assert.deepEqual((await querier.pods()).filter((pod) => !pod.terminating).map((pod) => pod.uid).sort(), running.map((pod) => pod.uid).sort());
+  assert.deepEqual(await plannedChanges(), []);
 });
 
 /** The plain secrets of the run: the objstore secret key and the longest line of the SSH private key's body. */
@@ -441,11 +631,22 @@ test("the state and every log hold the objstore secret key and the SSH private k
     assert.ok(output in sidecar.outputs, `no ${output} output in state`);
     assert.ok(isEncrypted(sidecar.outputs[output]), `the ${output} output is not encrypted in state`);
   }
+  // The objstore Secret the real provider created: its data (the provider turns stringData into base64 data, which a
+  // search for the plain key would miss) only as ciphertext, in the inputs, the outputs and the inputs kept there.
+  const secret = resources.find((resource) => resource.type === "kubernetes:core/v1:Secret");
+  assert.ok(secret?.inputs && secret.outputs, "no objstore Secret in the state");
+  const kept = secret.outputs.__inputs as Record<string, unknown> | undefined;
+  for (const [where, data] of [["inputs", secret.inputs.data], ["outputs", secret.outputs.data], ["outputs.__inputs", kept?.data]] as const) {
+    assert.ok(data !== undefined && isEncrypted(data), `the Secret's data in ${where} is not encrypted in state`);
+  }
 
   // The run directory holds the backend (every checkpoint and backup), the runtime config, each pulumi command's
-  // output, the rendered manifests and the logs of every sandbox process.
-  for (const secret of [secretKey, keyLine]) {
-    assert.deepEqual(filesContaining(sandbox.runDir, secret), [], "plain secret in these files");
+  // output and the logs of every sandbox process (the cluster's daemons and pods too). The cluster's own stores are
+  // left out: etcd, containerd and the kubelet hold the Secret as Kubernetes holds any Secret.
+  const { paths } = sandbox.cluster;
+  const clusterStores = [paths.etcd, path.dirname(paths.containerdConfig), paths.kubeletRoot];
+  for (const secretValue of [secretKey, keyLine]) {
+    assert.deepEqual(filesContaining(sandbox.runDir, secretValue, clusterStores), [], "plain secret in these files");
   }
   // The CLI's own logs (PULUMI_HOME/logs, shared with other runs: those written since this file started), gzipped
   // per command; a stack operation's log is encrypted with the stack's key.
@@ -461,7 +662,7 @@ test("the state and every log hold the objstore secret key and the SSH private k
   assert.ok(!journal.includes(secretKey) && !journal.includes(keyLine), "the VM's journal shows a secret");
 });
 
-test("pulumi destroy removes the sidecar and the rendered querier, and leaves Prometheus and its blocks alone", { timeout: 10 * MINUTE }, async () => {
+test("pulumi destroy removes every object of the stack from the cluster and the VM sidecar, and leaves both Prometheus sides and their data alone", { timeout: 10 * MINUTE }, async () => {
   const blocks = await waitFor("a block in the VM's TSDB", async () => {
     const found = await sandbox.vmTsdbBlocks();
     return found.length > 0 ? found : undefined;
@@ -470,19 +671,40 @@ test("pulumi destroy removes the sidecar and the rendered querier, and leaves Pr
   const hashesBefore = await sha256OnVm(prometheusFiles);
   const prometheusPid = await sandbox.vmShell("systemctl show prometheus.service -p MainPID");
 
+  const inCluster = sandbox.inClusterPrometheus;
+  const podsBefore = await inCluster.waitReady();
+  const claims = async () =>
+    (await sandbox.cluster.getJson<{ items: { metadata: { name: string; uid: string }; status: { phase: string } }[] }>(["-n", inCluster.namespace, "pvc"])).items
+      .map((claim) => `${claim.metadata.name} ${claim.metadata.uid} ${claim.status.phase}`).sort();
+  const claimsBefore = await claims();
+  assert.equal(claimsBefore.length, 2, claimsBefore.join("\n"));
+  // A sample both replicas have: found again after destroy, it shows the TSDB was kept.
+  const sampleTime = String(Math.floor(Date.now() / 1000) - 30);
+  const sample = async (pod: PrometheusPod) =>
+    JSON.stringify((await instantQuery(inCluster.url(pod), 'up{job="prometheus-operated"}', { time: sampleTime })).series.map((s) => s.metric.instance).sort());
+  const samplesBefore = await Promise.all(podsBefore.map(sample));
+  for (const found of samplesBefore) assert.notEqual(found, "[]");
+
   await timed("pulumi destroy", () => stack.destroy());
 
   assert.deepEqual(await stack.resourceUrns(), []);
+  assert.deepEqual(await stackObjectsInCluster(), [], "objects of the stack are left in the cluster");
+  const namespace = await sandbox.cluster.kubectl(["get", "namespace", querier.namespace], { allowFailure: true });
+  assert.match(namespace.stderr, /NotFound/, "the querier's namespace is still there");
+
   const gone = await sandbox.vmShell(`systemctl show ${UNIT_NAME} -p LoadState; ls -d ${UNIT_PATH} ${CONFIG_DIR} ${INSTALL_ROOT} 2>&1 || true`);
   assert.match(gone, /LoadState=not-found/);
   assert.equal((gone.match(/No such file or directory/g) ?? []).length, 3, gone);
   assert.ok(!(await sidecarReady()));
-  const left = renderedManifests(renderDir).map((object) => `${object.kind}/${object.metadata.name}`);
-  assert.deepEqual(left, [], "rendered manifests left behind");
-
   assert.equal(await sandbox.vmShell("systemctl show prometheus.service -p MainPID"), prometheusPid);
   assert.equal(await sha256OnVm(prometheusFiles), hashesBefore);
   assert.equal(await sandbox.vmShell("systemctl is-active prometheus.service"), "active\n");
+
+  // The in-cluster Prometheus: the same pods, never restarted, still Ready, on the same claims, with their data.
+  const podsAfter = await inCluster.pods();
+  assert.deepEqual(podsAfter.map((pod) => [pod.name, pod.uid, pod.ready, pod.restarts]), podsBefore.map((pod) => [pod.name, pod.uid, true, pod.restarts]));
+  assert.deepEqual(await claims(), claimsBefore);
+  assert.deepEqual(await Promise.all(podsAfter.map(sample)), samplesBefore);
 });
 
 test("a bad config fails pulumi preview and up with the key paths, and nothing is created", { timeout: 5 * MINUTE }, async () => {
@@ -497,7 +719,7 @@ test("a bad config fails pulumi preview and up with the key paths, and nothing i
   }
   const until = new Date();
   assert.deepEqual(await stack.resourceUrns(), []);
-  assert.deepEqual(renderedManifests(renderDir), []);
+  assert.deepEqual(await stackObjectsInCluster(), []);
   assert.match(await sandbox.vmShell(`systemctl show ${UNIT_NAME} -p LoadState`), /LoadState=not-found/);
   await assertNoSshBetween(since, until);
 });

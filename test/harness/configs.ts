@@ -62,3 +62,17 @@ export function asRawConfig(config: Record<string, unknown>): Record<string, str
 }
 
 export const secretKeySet = (keys: readonly string[]) => new Set(keys.map((key) => `${PROJECT}:${key}`));
+
+/** `config` with every optional Kubernetes component switched on with its defaults: store gateway, compactor, query
+ * frontend and monitoring. */
+export function withAllComponents(config: Record<string, unknown>): Record<string, unknown> {
+  const kubernetes = (config.kubernetes ?? {}) as Record<string, unknown>;
+  config.kubernetes = {
+    ...kubernetes,
+    storeGateway: { enabled: true },
+    compactor: { enabled: true },
+    queryFrontend: { enabled: true },
+    monitoring: { enabled: true },
+  };
+  return config;
+}

@@ -1,28 +1,30 @@
-// `make sandbox` / `make sandbox / make sandbox-down`: the main job against the local sandbox, left running for the user.
+// `make sandbox` / `make sandbox-down`: the main job against the local sandbox, left running for the user.
 //
 //   up      starts a detached keeper process, follows its log until the global view answers, prints the answer
 //   down    asks the keeper to `pulumi destroy` and stop everything, follows its log until it has exited
-//   keeper  (internal) owns the sandbox: starts it, `pulumi up -s sandbox`, starts the querier from the rendered
-//           manifests, queries it, then waits for `down`
+//   keeper  (internal) owns the sandbox: boots the cluster (with prometheus-operator's HA Prometheus pair), the VM on
+//           its network, MinIO and the release mirror, runs `pulumi up -s sandbox` against the cluster, asks a
+//           querier pod for the global view, then waits for `down`
 //
-// The sandbox's processes belong to the process that started them (the VM dies with it), hence one long-lived keeper
-// rather than a command that returns. Its state, log and the stack's backend live in .sandbox/demo/ (git-ignored).
+// The sandbox's processes belong to the process that started them (the VM dies with it, the cluster is undone when it
+// stops or is interrupted), hence one long-lived keeper rather than a command that returns. A keeper killed outright
+// leaves its cluster behind: `down`, or the next `up`, removes it. Its state, log and the stack's backend live in
+// .sandbox/demo/ (git-ignored).
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { REPO_ROOT } from "../repo";
-import { K8S_CLUSTER } from "./globalView";
+import { buildImages } from "./cluster";
+import { staleStateFound, undoClusterHostState } from "./clusterHost";
+import { ClusterQuerier } from "./clusterQuerier";
+import { K8S_CLUSTER, REPLICA_LABEL } from "./globalView";
+import { IN_CLUSTER_PROMETHEUS_IMAGES } from "./inClusterPrometheus";
+import { kubernetesBinDir } from "./kubeApiserver";
 import { minioBinary } from "./minio";
-import { processesMentioning, sleep } from "./process";
-import {
-  startRenderedQuerier,
-  startSandboxStack,
-  toolchainEnv,
-  waitForQuerierStores,
-  type SandboxStack,
-} from "./stack";
+import { processesMentioning, sleep, waitFor } from "./process";
+import { startSandboxStack, toolchainEnv, waitForQuerierStores, type SandboxStack } from "./stack";
 import { committedThanosVersion } from "./stackConfig";
-import { instantQuery, querierArgEndpoints, thanosReleaseDir, type Series } from "./thanos";
+import { instantQuery, thanosReleaseDir, type Series } from "./thanos";
 import { buildRootfs } from "./vm";
 
 const stateDir = path.join(REPO_ROOT, ".sandbox", "demo");
@@ -87,12 +89,18 @@ async function followLog(offset: number, done: () => boolean, timeoutMs: number)
 
 /**
  * A keeper killed outright took the VM with it (and the sidecar, so there is nothing to destroy), but the host
- * processes it had started run in their own groups: stops them by pid. Whether none is left.
+ * processes it had started run in their own groups, and its cluster's changes to the machine stay: stops the
+ * processes by pid and undoes the cluster. Whether nothing is left.
  */
 async function stopLeftovers(): Promise<boolean> {
+  const stale = staleStateFound();
+  if (stale.length > 0) {
+    console.log(`The keeper is gone; removing what its cluster left: ${stale.join("; ")}`);
+    undoClusterHostState({ log: (line) => console.log(`  ${line}`), stale: true });
+  }
   const leftovers = processesMentioning(files.runDir);
   if (leftovers.length === 0) return true;
-  console.log(`The keeper is gone; stopping the sandbox processes it left: ${leftovers.join(", ")}`);
+  console.log(`Stopping the sandbox processes it left: ${leftovers.join(", ")}`);
   for (const signal of ["SIGTERM", "SIGKILL"] as const) {
     for (const leftover of processesMentioning(files.runDir)) {
       try {
@@ -129,6 +137,8 @@ async function up(): Promise<number> {
   await thanosReleaseDir(committedThanosVersion());
   await minioBinary();
   await buildRootfs();
+  await kubernetesBinDir();
+  await buildImages(["pause", "coredns", `thanos:${committedThanosVersion()}`, ...IN_CLUSTER_PROMETHEUS_IMAGES]);
   const env = await toolchainEnv();
   fs.rmSync(stateDir, { recursive: true, force: true });
   fs.mkdirSync(stateDir, { recursive: true });
@@ -159,7 +169,7 @@ async function up(): Promise<number> {
 async function down(): Promise<number> {
   const pid = keeperPid();
   if (pid === undefined) {
-    if (processesMentioning(files.runDir).length === 0) {
+    if (processesMentioning(files.runDir).length === 0 && staleStateFound().length === 0) {
       console.log("No sandbox is running.");
       return 0;
     }
@@ -171,8 +181,9 @@ async function down(): Promise<number> {
   await followLog(offset, () => !alive(), DOWN_TIMEOUT_MS);
   const status = readStatus();
   const leftovers = processesMentioning(files.runDir);
-  if (status !== "stopped" || leftovers.length > 0) {
-    console.error(`Teardown incomplete (status ${status ?? "unknown"}, processes left: ${leftovers.join(", ") || "none"}); see ${files.log}`);
+  const stale = staleStateFound();
+  if (status !== "stopped" || leftovers.length > 0 || stale.length > 0) {
+    console.error(`Teardown incomplete (status ${status ?? "unknown"}, processes left: ${leftovers.join(", ") || "none"}, cluster state left: ${stale.join("; ") || "none"}); see ${files.log}`);
     return 1;
   }
   console.log(`Stopped: the stack is destroyed and nothing of the sandbox runs. Logs and state stay in ${stateDir}.`);
@@ -195,41 +206,51 @@ async function keeper(): Promise<void> {
   try {
     // `up` started this process with the toolchain's environment.
     const env = process.env;
-    log("starting the sandbox: release mirror, MinIO, the VM, two in-cluster stand-in Prometheus with sidecars");
+    log("starting the sandbox: the cluster with prometheus-operator's Prometheus pair, the VM on its network, MinIO, the release mirror");
     const started = Date.now();
     session = await startSandboxStack({ env, runDir: files.runDir, log });
-    const { sandbox, stack, renderDir } = session;
-    log(`sandbox ready in ${((Date.now() - started) / 1000).toFixed(0)} s; pulumi up -s sandbox (config: ${stack.configFile})`);
+    const { sandbox, stack } = session;
+    log(`sandbox ready in ${((Date.now() - started) / 1000).toFixed(0)} s; pulumi up -s sandbox (config: ${stack.configFile}, KUBECONFIG=${sandbox.cluster.kubeconfig})`);
     const result = await stack.up([], { onLine: (line) => console.log(`  | ${line}`) });
     log(`pulumi up took ${(result.durationMs / 1000).toFixed(1)} s`);
 
-    const discovered = sandbox.k8sSidecars.map((sidecar) => sidecar.grpcAddress);
-    const querier = await startRenderedQuerier({ renderDir, discovered, runDir: sandbox.runDir, registry: sandbox.registry });
-    log(`querier ${querier.version} started from the rendered Deployment, dialling ${querierArgEndpoints(querier.args).join(", ")}`);
-    const stores = await waitForQuerierStores(querier.httpUrl, [sandbox.vmGrpcAddress, ...discovered]);
-    let answer = await instantQuery(querier.httpUrl, QUERY);
-    // The stand-ins' first scrape may still be under way: wait until both sides answer.
-    for (let tries = 0; tries < 30 && new Set(answer.series.map((s) => s.metric.cluster)).size < 2; tries++) {
-      await sleep(1_000);
-      answer = await instantQuery(querier.httpUrl, QUERY);
-    }
+    const config = sandbox.parsedConfig();
+    const querier = new ClusterQuerier(sandbox.cluster, config.kubernetes.namespace, config.kubernetes.querier.name);
+    const prometheusPods = await sandbox.inClusterPrometheus.waitReady();
+    const url = await querier.readyUrl();
+    const podName = (await querier.pods()).find((pod) => querier.url(pod) === url)!.name;
+    // The querier finds the Prometheus pods through the headless Service's SRV records (re-resolved every 30 s).
+    const expected = [sandbox.vmGrpcAddress, ...prometheusPods.map((pod) => `${pod.ip}:10901`)];
+    log(`asking querier pod ${podName} (${url}) for its stores: ${expected.join(", ")}`);
+    const stores = await waitForQuerierStores(url, expected);
+    // A replica's first scrapes may still be under way: wait until both sides answer.
+    const answer = await waitFor("up from both clusters", async () => {
+      const reply = await instantQuery(url, QUERY);
+      return new Set(reply.series.map((s) => s.metric.cluster)).size === 2 ? reply : undefined;
+    }, 60_000, 1_000);
+    const raw = await instantQuery(url, QUERY, { dedup: false });
+    const k8sSeries = (series: Series[]) => series.filter((s) => s.metric.cluster === K8S_CLUSTER).length;
     const storeLines = stores
       .map((store) => `  ${store.name.padEnd(22)} ${store.labelSets.map((set) => JSON.stringify(set)).join(" ")}`)
       .sort();
+    const kubectl = `KUBECONFIG=${sandbox.cluster.kubeconfig} ${sandbox.cluster.kubectlBinary}`;
     const summary = [
-      `Global view: \`${QUERY}\` through the Thanos ${querier.version} querier started from the rendered Deployment`,
-      `(${querier.httpUrl}), deduplicated over prometheus_replica:`,
+      `Global view: \`${QUERY}\` answered by querier pod ${config.kubernetes.namespace}/${podName} (${url}),`,
+      `deduplicated over ${REPLICA_LABEL}:`,
       formatSeries(answer.series),
+      `(${K8S_CLUSTER}: ${k8sSeries(answer.series)} series deduplicated, ${k8sSeries(raw.series)} from both replicas without dedup)`,
       "",
-      "Its stores (the VM sidecar installed by pulumi over SSH, and the two replicas standing in for the",
-      `${K8S_CLUSTER} pods behind the headless Service):`,
+      "Its stores (the VM sidecar installed by pulumi over SSH, and the sidecars of both Prometheus pods of",
+      `${sandbox.inClusterPrometheus.namespace}/${sandbox.inClusterPrometheus.name}, found through the headless Service and CoreDNS):`,
       ...storeLines,
       "",
       "Stack outputs:",
       ...Object.entries(await stack.outputs()).map(([key, value]) => `  ${key}: ${JSON.stringify(value)}`),
       "",
       `Still running in the background (keeper pid ${process.pid}; state, logs and the Pulumi backend in ${path.relative(REPO_ROOT, stateDir)}/).`,
-      `Try: curl -s '${querier.httpUrl}/api/v1/query?query=${QUERY}'`,
+      `Try: curl -s '${url}/api/v1/query?query=${QUERY}'`,
+      `     ${kubectl} -n ${config.kubernetes.namespace} port-forward deployment/${config.kubernetes.querier.name} 10902`,
+      `     ${kubectl} get pods -A`,
       "Tear down with: make sandbox-down",
       "",
     ].join("\n");
@@ -258,7 +279,7 @@ async function keeper(): Promise<void> {
     destroyed = false;
     log(`destroy failed: ${(error as Error).message}`);
   }
-  log("stopping the querier, sidecars, Prometheus, MinIO, the mirror and the VM");
+  log("stopping the VM, MinIO, the mirror and the cluster, and undoing what the cluster changed on the machine");
   await session.sandbox.stop();
   writeStatus(destroyed ? "stopped" : "destroy-failed");
   log("stopped");

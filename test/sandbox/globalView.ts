@@ -1,9 +1,14 @@
 // The whole global view on one machine, for the system tests, the e2e tests and `make sandbox`: a Thanos release
-// mirror, MinIO with a bucket, the sandbox VM (Debian's Prometheus under systemd, reached over SSH) and two host
-// Prometheus replicas with sidecars standing in for the in-cluster pods. The stack's configuration is the committed
-// Pulumi.sandbox.yaml plus this boot's values (test/sandbox/stackConfig.ts), and the program itself runs on it under
-// the mocks harness: the VM commands, their stdin payload and the querier's arguments are the very inputs the
-// components register, not copies.
+// mirror, MinIO with a bucket, the sandbox VM (Debian's Prometheus under systemd, reached over SSH), and the
+// Kubernetes side in one of two forms:
+//   - "cluster" (the e2e tests and `make sandbox`): the sandbox's single-node cluster (test/sandbox/cluster.ts) with
+//     prometheus-operator's HA pair of Prometheus pods; the VM, MinIO and the mirror on the cluster's bridge, where
+//     pods and the VM reach them;
+//   - "stand-ins" (the system tests, which run beside the e2e tests): two host Prometheus replicas with sidecars
+//     standing in for the in-cluster pods, everything on loopback.
+// The stack's configuration is the committed Pulumi.sandbox.yaml plus this boot's values (test/sandbox/
+// stackConfig.ts), and the program itself runs on it under the mocks harness: the VM commands, their stdin payload
+// and the querier's arguments are the very inputs the components register, not copies.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -15,6 +20,10 @@ import { UNIT_NAME } from "../../lib/vm/paths";
 import { shQuote } from "../../lib/vm/shell";
 import { asRawConfig, secretKeySet } from "../harness/configs";
 import { byType, recorded, reveal, runProgram, valueOf } from "../harness/mocks";
+import { startCluster, type Cluster } from "./cluster";
+import { clusterResolvConf } from "./clusterFiles";
+import { HOST_ADDRESS, VM_ADDRESS } from "./clusterNetwork";
+import { IN_CLUSTER_PROMETHEUS_IMAGES, PROMETHEUS_NAMESPACE, startInClusterPrometheus, type InClusterPrometheus } from "./inClusterPrometheus";
 import { startThanosMirror, type ThanosMirror, type ThanosRelease } from "./mirror";
 import { minioBinary, startMinio, type MinioServer } from "./minio";
 import { freePorts, httpRequest, LOOPBACK } from "./ports";
@@ -22,7 +31,7 @@ import { createRunDir, ProcessRegistry } from "./process";
 import { renderPrometheusConfig, startHostPrometheus, type HostPrometheus } from "./prometheus";
 import { committedConfig, committedThanosVersion, SANDBOX_SECRET_KEYS, sandboxStackConfig, type RawStackConfig, type SandboxBootValues } from "./stackConfig";
 import { querierArgsOnHost, startQuerier, startSidecar, thanosBinary, thanosReleaseDir, type HostSidecar, type HostThanos } from "./thanos";
-import { PROMETHEUS_DATA_DIR, runSsh, Vm, type PrometheusOptions } from "./vm";
+import { PROMETHEUS_DATA_DIR, runSsh, Vm, type PrometheusOptions, type VmOptions } from "./vm";
 
 export const VM_CLUSTER = "prom_vm";
 export const K8S_CLUSTER = "prom_k8s";
@@ -31,10 +40,17 @@ export const REPLICA_LABEL = "prometheus_replica";
 export const SANDBOX_STACK = "sandbox";
 
 
+/** The Kubernetes side: host processes standing in for the in-cluster Prometheus pods, or the sandbox cluster. */
+export type KubernetesSide =
+  | { kind: "stand-ins"; prometheus: readonly [HostPrometheus, HostPrometheus]; sidecars: readonly [HostSidecar, HostSidecar] }
+  | { kind: "cluster"; cluster: Cluster; prometheus: InClusterPrometheus };
+
 export interface GlobalViewSandboxOptions {
+  /** Default "stand-ins". */
+  kubernetes?: KubernetesSide["kind"];
   /** More releases the mirror serves (upgrades, fault tests). Each is built by test/build/build-thanos unless cached. */
   extraThanosVersions?: readonly string[];
-  /** The VM's loopback address; default 127.0.0.2. */
+  /** With the stand-ins, the VM's loopback address; default 127.0.0.2. With the cluster it is on the cluster's network. */
   vmAddress?: string;
   /** VM Prometheus block duration, used for min and max (the sidecar needs them equal); short ones make blocks soon. Default "2h". */
   vmBlockDuration?: string;
@@ -142,8 +158,7 @@ export class GlobalViewSandbox {
     readonly vm: Vm,
     /** The VM's Prometheus settings as started (what restoreVmPrometheus puts back). */
     readonly vmPrometheus: PrometheusOptions,
-    /** The in-cluster stand-ins: Prometheus replicas "0" and "1" and their sidecars. */
-    private readonly k8s: { prometheus: readonly [HostPrometheus, HostPrometheus]; sidecars: readonly [HostSidecar, HostSidecar] },
+    readonly kubernetes: KubernetesSide,
     /** Release directories by version, as the mirror serves them. */
     readonly releases: readonly ThanosRelease[],
     /** This boot's values of the sandbox stack's config. */
@@ -155,12 +170,31 @@ export class GlobalViewSandbox {
     this.transcriptFile = path.join(runDir, "logs", "vm-commands.log");
   }
 
-  get k8sPrometheus(): readonly [HostPrometheus, HostPrometheus] {
-    return this.k8s.prometheus;
+  private get standIns(): Extract<KubernetesSide, { kind: "stand-ins" }> {
+    if (this.kubernetes.kind !== "stand-ins") throw new Error("this sandbox runs the cluster, not the host stand-ins");
+    return this.kubernetes;
   }
 
+  /** The in-cluster stand-ins: Prometheus replicas "0" and "1". */
+  get k8sPrometheus(): readonly [HostPrometheus, HostPrometheus] {
+    return this.standIns.prometheus;
+  }
+
+  /** The stand-ins' sidecars. */
   get k8sSidecars(): readonly [HostSidecar, HostSidecar] {
-    return this.k8s.sidecars;
+    return this.standIns.sidecars;
+  }
+
+  /** The sandbox cluster (kubernetes: "cluster"). */
+  get cluster(): Cluster {
+    if (this.kubernetes.kind !== "cluster") throw new Error("this sandbox runs host stand-ins, not the cluster");
+    return this.kubernetes.cluster;
+  }
+
+  /** The operator's Prometheus pair in the cluster. */
+  get inClusterPrometheus(): InClusterPrometheus {
+    if (this.kubernetes.kind !== "cluster") throw new Error("this sandbox runs host stand-ins, not the cluster");
+    return this.kubernetes.prometheus;
   }
 
   /** The stack config with a change applied (raw, as Pulumi.<stack>.yaml holds it). */
@@ -412,12 +446,30 @@ async function scrapeSameTarget(replica: HostPrometheus, primary: HostPrometheus
   if (response.status !== 200) throw new Error(`reloading ${replica.name}: HTTP ${response.status}: ${response.body.toString("utf8")}`);
 }
 
+/** This boot's values of the stack's config. */
+function bootValuesOf(vm: Vm, minio: MinioServer, mirror: ThanosMirror, onCluster: boolean): SandboxBootValues {
+  return {
+    vmAddress: vm.address,
+    vmHostKey: vm.hostKey,
+    // On the host's network the VM's services keep to its loopback address; on the cluster's, the defaults apply.
+    ...(!onCluster && { vmLoopback: { prometheusUrl: vm.prometheusUrl, bindAddress: vm.address } }),
+    sshPrivateKey: vm.privateKey,
+    objstoreEndpoint: minio.endpoint,
+    objstoreAccessKey: minio.accessKey,
+    objstoreSecretKey: minio.secretKey,
+    thanosUrlTemplate: mirror.urlTemplate,
+    thanosSha256sumsUrlTemplate: mirror.sha256sumsUrlTemplate,
+  };
+}
+
 /**
  * Starts the sandbox and resolves once everything answers (the VM sidecar is not installed: that is the tests'
- * and the demo's job). On failure, whatever did start is stopped before the error is thrown. Needs root.
+ * and the demo's job; with the cluster, the Prometheus pods wait for the objstore Secret the stack makes). On
+ * failure, whatever did start is stopped before the error is thrown. Needs root.
  */
 export async function startGlobalViewSandbox(options: GlobalViewSandboxOptions = {}): Promise<GlobalViewSandbox> {
   const log = options.log ?? (() => undefined);
+  const onCluster = options.kubernetes === "cluster";
   // Normalised as the stack config normalises it ("v0.42.4" is 0.42.4), so releases are found by the same text.
   const normalise = (text: string) => {
     const version = parseThanosVersion(text);
@@ -440,49 +492,71 @@ export async function startGlobalViewSandbox(options: GlobalViewSandboxOptions =
     scrapeInterval: options.vmScrapeInterval ?? "5s",
   };
   const k8sLabels = (replica: string) => ({ cluster: K8S_CLUSTER, [REPLICA_LABEL]: replica });
+  const startVm = (vmOptions: VmOptions) =>
+    Vm.start({ ...vmOptions, prometheus: vmPrometheus }).then((started) => {
+      registry.defer(`VM ${started.name}`, () => started.stop());
+      return started;
+    });
 
   try {
     const [releaseDirs, minioPath] = await settleAll<[string[], string]>([Promise.all(versions.map(thanosReleaseDir)), minioBinary()]);
     const releases = versions.map((version, i) => ({ version, dir: releaseDirs[i] }));
-    const sidecarBinary = thanosBinary(releaseDirs[0]);
     step(`Thanos ${versions.join(", ")} and MinIO binaries ready`);
 
-    const [mirror, minio, vm, k8s0, k8s1] = await settleAll<[ThanosMirror, MinioServer, Vm, HostPrometheus, HostPrometheus]>([
-      startThanosMirror({ releases, registry }),
-      startMinio({ binary: minioPath, runDir, registry }),
-      Vm.start({ address: options.vmAddress, prometheus: vmPrometheus }).then((started) => {
-        registry.defer(`VM ${started.name}`, () => started.stop());
-        return started;
-      }),
-      startHostPrometheus({ name: "prometheus-k8s-0", runDir, externalLabels: k8sLabels("0"), registry }),
-      startHostPrometheus({ name: "prometheus-k8s-1", runDir, externalLabels: k8sLabels("1"), registry }),
-    ]);
-    step(`mirror ${mirror.baseUrl}, MinIO ${minio.endpoint}, VM ${vm.name} at ${vm.address}, Prometheus ${k8s0.address} and ${k8s1.address} up`);
+    let mirror: ThanosMirror;
+    let minio: MinioServer;
+    let vm: Vm;
+    let kubernetes: KubernetesSide;
+    if (onCluster) {
+      const cluster = await startCluster({ runDir, registry, images: [...versions.map((v) => `thanos:${v}`), ...IN_CLUSTER_PROMETHEUS_IMAGES], log });
+      step(`cluster up (API server ${cluster.apiServerUrl})`);
+      // The VM and the pods reach the host on the bridge: the mirror and MinIO listen there.
+      const networkNamespace = cluster.attachVmNetwork();
+      [mirror, minio, vm] = await settleAll<[ThanosMirror, MinioServer, Vm]>([
+        startThanosMirror({ releases, registry, host: HOST_ADDRESS }),
+        startMinio({ binary: minioPath, runDir, registry, host: HOST_ADDRESS }),
+        startVm({ address: VM_ADDRESS, networkNamespace, resolvConf: clusterResolvConf() }),
+      ]);
+      await minio.createBucket(bucket);
+      step(`mirror ${mirror.baseUrl}, MinIO ${minio.endpoint}, VM ${vm.name} at ${vm.address} up`);
+      const config = sandboxStackConfig(bootValuesOf(vm, minio, mirror, true));
+      const objstoreSecret = parseStackConfig(asRawConfig(config), secretKeySet(SANDBOX_SECRET_KEYS)).kubernetes.objstoreSecret;
+      if (objstoreSecret?.namespace !== PROMETHEUS_NAMESPACE) {
+        throw new Error(`Pulumi.sandbox.yaml: kubernetes.objstoreSecret must be set, in namespace ${PROMETHEUS_NAMESPACE} where the Prometheus pods run`);
+      }
+      const prometheus = await startInClusterPrometheus(cluster, {
+        objstoreSecret,
+        thanosVersion,
+        externalLabels: { cluster: K8S_CLUSTER },
+      });
+      step(`prometheus-operator up, Prometheus ${prometheus.namespace}/${prometheus.name} (2 replicas) waiting for the stack's objstore Secret`);
+      kubernetes = { kind: "cluster", cluster, prometheus };
+    } else {
+      let k8s0: HostPrometheus;
+      let k8s1: HostPrometheus;
+      [mirror, minio, vm, k8s0, k8s1] = await settleAll<[ThanosMirror, MinioServer, Vm, HostPrometheus, HostPrometheus]>([
+        startThanosMirror({ releases, registry }),
+        startMinio({ binary: minioPath, runDir, registry }),
+        startVm({ address: options.vmAddress }),
+        startHostPrometheus({ name: "prometheus-k8s-0", runDir, externalLabels: k8sLabels("0"), registry }),
+        startHostPrometheus({ name: "prometheus-k8s-1", runDir, externalLabels: k8sLabels("1"), registry }),
+      ]);
+      step(`mirror ${mirror.baseUrl}, MinIO ${minio.endpoint}, VM ${vm.name} at ${vm.address}, Prometheus ${k8s0.address} and ${k8s1.address} up`);
+      await minio.createBucket(bucket);
+      await scrapeSameTarget(k8s1, k8s0, k8sLabels("1"));
+      const sidecar = (prometheus: HostPrometheus) =>
+        startSidecar({ binary: thanosBinary(releaseDirs[0]), name: prometheus.name.replace("prometheus", "sidecar"), runDir, prometheus, registry });
+      const sidecars = await settleAll<[HostSidecar, HostSidecar]>([sidecar(k8s0), sidecar(k8s1)]);
+      step(`host sidecars ${sidecars[0].grpcAddress} and ${sidecars[1].grpcAddress} ready`);
+      kubernetes = { kind: "stand-ins", prometheus: [k8s0, k8s1], sidecars };
+    }
 
-    await minio.createBucket(bucket);
-    await scrapeSameTarget(k8s1, k8s0, k8sLabels("1"));
-    const sidecar = (prometheus: HostPrometheus) =>
-      startSidecar({ binary: sidecarBinary, name: prometheus.name.replace("prometheus", "sidecar"), runDir, prometheus, registry });
-    const k8sSidecars = await settleAll<[HostSidecar, HostSidecar]>([sidecar(k8s0), sidecar(k8s1)]);
-    step(`host sidecars ${k8sSidecars[0].grpcAddress} and ${k8sSidecars[1].grpcAddress} ready`);
-
-    const bootValues: SandboxBootValues = {
-      vmAddress: vm.address,
-      vmHostKey: vm.hostKey,
-      vmPrometheusUrl: vm.prometheusUrl,
-      sshPrivateKey: vm.privateKey,
-      objstoreEndpoint: minio.endpoint,
-      objstoreAccessKey: minio.accessKey,
-      objstoreSecretKey: minio.secretKey,
-      thanosUrlTemplate: mirror.urlTemplate,
-      thanosSha256sumsUrlTemplate: mirror.sha256sumsUrlTemplate,
-    };
+    const bootValues = bootValuesOf(vm, minio, mirror, onCluster);
     // The addresses the stack itself reports for the VM sidecar.
     const exports = await runProgram(sandboxStackConfig(bootValues), SANDBOX_SECRET_KEYS, { stack: SANDBOX_STACK });
     const [vmGrpcAddress] = await valueOf(exports.vmSidecarGrpcAddresses as string[]);
     const [vmHttpAddress] = await valueOf(exports.vmSidecarHttpAddresses as string[]);
-    const k8s = { prometheus: [k8s0, k8s1] as const, sidecars: k8sSidecars };
-    return new GlobalViewSandbox(runDir, registry, mirror, minio, vm, vmPrometheus, k8s, releases, bootValues, vmGrpcAddress, `http://${vmHttpAddress}/-/ready`);
+    return new GlobalViewSandbox(runDir, registry, mirror, minio, vm, vmPrometheus, kubernetes, releases, bootValues, vmGrpcAddress, `http://${vmHttpAddress}/-/ready`);
   } catch (error) {
     await registry.stopAll().catch((cleanup: Error) => {
       (error as Error).message += `\n(cleanup failed too: ${cleanup.message})`;

@@ -1,14 +1,22 @@
-// A real Kubernetes API server to validate manifests against, as there is no cluster here: kube-apiserver built by
-// test/build/build-kube-apiserver, stored in Debian's etcd, both on loopback ports with their state in the run directory.
-// Nothing schedules or runs the objects it accepts; it validates and stores them, which is what the tests need.
+// A bare Kubernetes API server to validate manifests against: kube-apiserver built by test/build/build-kubernetes,
+// stored in Debian's etcd, both on loopback ports the kernel picked with their state in the run directory, so it runs
+// beside anything else (the sandbox cluster included). Nothing schedules or runs the objects it accepts; it validates
+// and stores them, which is what the validation tests need.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parseAllDocuments } from "yaml";
 import { REPO_ROOT } from "../repo";
+import { prometheusOperatorCrdFiles } from "./inClusterPrometheus";
 import { freePorts, httpRequest, LOOPBACK } from "./ports";
 import { runForStdout, startProcess, startUntilReady, waitFor, type ProcessRegistry } from "./process";
 
 const FIELD_MANAGER = "thanos-global-view-sandbox";
+
+/** The directory of the Kubernetes binaries (kube-apiserver, kubelet, kubectl, ...) test/build/build-kubernetes builds. */
+export async function kubernetesBinDir(): Promise<string> {
+  return (await runForStdout(path.join(REPO_ROOT, "test", "build", "build-kubernetes"))).trim();
+}
 
 /** An object as a manifest holds it. */
 export interface KubeObject {
@@ -89,6 +97,24 @@ export class KubeApiserver {
     }
   }
 
+  /**
+   * Installs CustomResourceDefinitions (e.g. prometheus-operator's) and waits until the server serves each kind, so
+   * objects of those kinds are then validated against the CRDs' schemas like built-in ones.
+   */
+  async installCustomResourceDefinitions(crds: readonly KubeObject[]): Promise<void> {
+    for (const crd of crds) await this.apply(crd);
+    for (const crd of crds) {
+      const { group, names, versions } = crd.spec as { group: string; names: { kind: string }; versions: { name: string; served: boolean }[] };
+      for (const version of versions.filter((candidate) => candidate.served)) {
+        const apiVersion = `${group}/${version.name}`;
+        await waitFor(`${names.kind} served in ${apiVersion}`, async () => {
+          this.resources.delete(apiVersion);
+          return (await this.resourceFor(apiVersion, names.kind).catch(() => undefined)) ? true : undefined;
+        });
+      }
+    }
+  }
+
   /** Applies every object, Namespaces first (the others may live in them); the objects as stored, in input order. */
   async applyAll(objects: readonly KubeObject[]): Promise<KubeObject[]> {
     const stored = new Map<KubeObject, KubeObject>();
@@ -97,6 +123,13 @@ export class KubeApiserver {
     }
     return objects.map((object) => stored.get(object)!);
   }
+}
+
+/** prometheus-operator's CustomResourceDefinitions (ServiceMonitor, PrometheusRule, ...), from the sandbox's operator build. */
+export async function prometheusOperatorCrds(): Promise<KubeObject[]> {
+  return (await prometheusOperatorCrdFiles()).flatMap((file) =>
+    parseAllDocuments(fs.readFileSync(file, "utf8")).map((document) => document.toJS() as KubeObject),
+  );
 }
 
 export interface StartKubeApiserverOptions {
@@ -110,7 +143,7 @@ export interface StartKubeApiserverOptions {
 /** Starts etcd and kube-apiserver on loopback, both stopped by the registry; resolves once the server is ready. */
 export async function startKubeApiserver(options: StartKubeApiserverOptions): Promise<KubeApiserver> {
   const { runDir, registry, readyTimeoutMs = 2 * 60_000 } = options;
-  const binary = (await runForStdout(path.join(REPO_ROOT, "test", "build", "build-kube-apiserver"))).trim();
+  const binary = path.join(await kubernetesBinDir(), "kube-apiserver");
   const dir = path.join(runDir, "kube-apiserver");
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const [etcdClientPort, etcdPeerPort, securePort] = await freePorts(3);

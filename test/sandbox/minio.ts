@@ -30,6 +30,8 @@ export interface StartMinioOptions {
   runDir: string;
   /** Default "minio"; names the log and data directory, for several servers in one run. */
   name?: string;
+  /** The address it listens on; default 127.0.0.1 (the sandbox cluster's bridge address, for pods and the VM). */
+  host?: string;
   /** Default: a free port. */
   port?: number;
   accessKey?: string;
@@ -55,6 +57,7 @@ export class MinioServer {
   constructor(
     readonly binary: string,
     readonly name: string,
+    readonly host: string,
     readonly port: number,
     private readonly consolePort: number,
     readonly accessKey: string,
@@ -63,7 +66,7 @@ export class MinioServer {
     private readonly registry: ProcessRegistry | undefined,
     private readonly readyTimeoutMs: number,
   ) {
-    this.endpoint = `${LOOPBACK}:${port}`;
+    this.endpoint = `${host}:${port}`;
     this.url = `http://${this.endpoint}`;
     this.dataDir = path.join(runDir, name, "data");
     this.logFile = path.join(runDir, "logs", `${name}.log`);
@@ -86,7 +89,7 @@ export class MinioServer {
         name: this.name,
         command: this.binary,
         // The console would otherwise listen on a random port on every interface.
-        args: ["server", "--quiet", "--address", this.endpoint, "--console-address", `${LOOPBACK}:${this.consolePort}`, this.dataDir],
+        args: ["server", "--quiet", "--address", this.endpoint, "--console-address", `${this.host}:${this.consolePort}`, this.dataDir],
         env: {
           MINIO_ROOT_USER: this.accessKey,
           MINIO_ROOT_PASSWORD: this.secretKey,
@@ -152,8 +155,14 @@ export class MinioServer {
     return response.body;
   }
 
-  /** A path-style S3 request signed with SigV4 (empty body). */
-  private s3Request(method: string, objectPath: string, query: Record<string, string> = {}): Promise<HttpResponse> {
+  /** PUT a text object (e.g. a block's meta.json rewritten by a test). */
+  async putObject(bucket: string, key: string, body: string): Promise<void> {
+    const response = await this.s3Request("PUT", `/${bucket}/${key}`, {}, body);
+    if (response.status !== 200) throw new Error(`put ${bucket}/${key}: HTTP ${response.status}: ${response.body.toString("utf8")}`);
+  }
+
+  /** A path-style S3 request signed with SigV4. */
+  private s3Request(method: string, objectPath: string, query: Record<string, string> = {}, body = ""): Promise<HttpResponse> {
     const canonicalQuery = Object.keys(query)
       .sort()
       .map((key) => `${uriEncode(key)}=${uriEncode(query[key])}`)
@@ -167,8 +176,14 @@ export class MinioServer {
       accessKey: this.accessKey,
       secretKey: this.secretKey,
       date: new Date(),
+      payload: Buffer.from(body, "utf8"),
     });
-    return httpRequest({ method, url: `${this.url}${canonicalPath}${canonicalQuery ? `?${canonicalQuery}` : ""}`, headers });
+    return httpRequest({
+      method,
+      url: `${this.url}${canonicalPath}${canonicalQuery ? `?${canonicalQuery}` : ""}`,
+      headers,
+      ...(body ? { body } : {}),
+    });
   }
 }
 
@@ -188,13 +203,14 @@ interface SignInput {
   accessKey: string;
   secretKey: string;
   date: Date;
+  payload: Buffer;
 }
 
-/** The headers of a SigV4-signed S3 request with an empty payload (AWS "Signature Version 4 signing process"). */
+/** The headers of a SigV4-signed S3 request (AWS "Signature Version 4 signing process"). */
 function signV4(input: SignInput): Record<string, string> {
   const amzDate = input.date.toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
   const day = amzDate.slice(0, 8);
-  const payloadHash = sha256Hex("");
+  const payloadHash = sha256Hex(input.payload);
   const signed: Record<string, string> = { host: input.host, "x-amz-content-sha256": payloadHash, "x-amz-date": amzDate };
   const names = Object.keys(signed).sort();
   const canonicalRequest = [
@@ -233,12 +249,14 @@ function xmlText(xml: string, tag: string): string | undefined {
     .replace(/&amp;/g, "&");
 }
 
-/** Starts MinIO on 127.0.0.1 with generated credentials and waits until it is ready. */
+/** Starts MinIO (on 127.0.0.1 unless told otherwise) with generated credentials and waits until it is ready. */
 export async function startMinio(options: StartMinioOptions): Promise<MinioServer> {
-  const [apiPort, consolePort] = await freePorts(2);
+  const host = options.host ?? LOOPBACK;
+  const [apiPort, consolePort] = await freePorts(2, host);
   const server = new MinioServer(
     options.binary,
     options.name ?? "minio",
+    host,
     options.port ?? apiPort,
     consolePort,
     options.accessKey ?? `tgv-${crypto.randomBytes(4).toString("hex")}`,

@@ -36,6 +36,8 @@ export interface StartMirrorOptions {
   releases: readonly ThanosRelease[];
   /** Closed by `registry.stopAll()`. */
   registry?: ProcessRegistry;
+  /** The address it listens on; default 127.0.0.1 (the sandbox cluster's bridge address, for the VM on it). */
+  host?: string;
 }
 
 const RELEASE_PATH = /^\/thanos-io\/thanos\/releases\/download\/v([^/]+)\/([^/]+)$/;
@@ -53,7 +55,8 @@ export class ThanosMirror {
   private readonly log: MirrorRequest[] = [];
 
   constructor(private readonly server: http.Server, releases: readonly ThanosRelease[]) {
-    this.baseUrl = `http://${LOOPBACK}:${(server.address() as AddressInfo).port}`;
+    const { address, port } = server.address() as AddressInfo;
+    this.baseUrl = `http://${address}:${port}`;
     const download = `${this.baseUrl}/thanos-io/thanos/releases/download/v{version}`;
     this.urlTemplate = `${download}/thanos-{version}.linux-{arch}.tar.gz`;
     this.sha256sumsUrlTemplate = `${download}/sha256sums.txt`;
@@ -152,12 +155,12 @@ function corrupt(bytes: Buffer): Buffer {
   return copy;
 }
 
-/** Starts the mirror on 127.0.0.1 at a port the kernel picks. */
+/** Starts the mirror (on 127.0.0.1 unless told otherwise) at a port the kernel picks. */
 export async function startThanosMirror(options: StartMirrorOptions): Promise<ThanosMirror> {
   const server = http.createServer();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, LOOPBACK, resolve);
+    server.listen(0, options.host ?? LOOPBACK, resolve);
   });
   let mirror: ThanosMirror;
   try {

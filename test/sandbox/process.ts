@@ -40,6 +40,11 @@ export interface StartProcessOptions {
   env?: Record<string, string>;
   /** Tracked here so `registry.stopAll()` stops it. */
   registry?: ProcessRegistry;
+  /**
+   * What stop() sends first; default SIGTERM. SIGKILL for a program whose state is thrown away anyway and whose
+   * graceful shutdown only costs time (the sandbox cluster's etcd and API server).
+   */
+  stopSignal?: NodeJS.Signals;
 }
 
 export interface ExitStatus {
@@ -49,9 +54,29 @@ export interface ExitStatus {
 
 /** Pids of every process group still running, for the exit handler. */
 const liveGroups = new Set<number>();
+/** Synchronous cleanups of what killing the groups does not undo (the sandbox cluster's changes to the machine). */
+const exitCleanups = new Map<string, () => void>();
 const killLiveGroups = () => {
   for (const pid of liveGroups) signalGroup(pid, "SIGKILL");
+  for (const [name, cleanup] of exitCleanups) {
+    exitCleanups.delete(name);
+    try {
+      cleanup();
+    } catch (error) {
+      process.stderr.write(`[sandbox] cleanup of ${name} on exit failed: ${(error as Error).message}\n`);
+    }
+  }
 };
+
+/**
+ * Runs `cleanup` (synchronously) if this process exits or is interrupted (SIGINT, SIGTERM, SIGHUP) while it is
+ * registered, after the live process groups are killed. Returns the function that unregisters it, for once the
+ * cleanup has run the normal way.
+ */
+export function onExitCleanup(name: string, cleanup: () => void): () => void {
+  exitCleanups.set(name, cleanup);
+  return () => exitCleanups.delete(name);
+}
 process.on("exit", killLiveGroups);
 // Our groups are detached, so a Ctrl-C or the test runner's SIGTERM would not reach them, and signals skip "exit".
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
@@ -77,9 +102,11 @@ export class ManagedProcess {
   /** Settles when the program exits, however that happens. */
   readonly exited: Promise<ExitStatus>;
   private exitStatus: ExitStatus | undefined;
+  private readonly stopSignal: NodeJS.Signals;
 
   constructor(options: StartProcessOptions, child: ChildProcess) {
     this.name = options.name;
+    this.stopSignal = options.stopSignal ?? "SIGTERM";
     this.command = options.command;
     this.logFile = options.logFile;
     if (child.pid === undefined) throw new Error(`${this.name}: could not start ${this.command} (missing or not executable?)`);
@@ -110,12 +137,13 @@ export class ManagedProcess {
   }
 
   /**
-   * SIGTERM to the group; SIGKILL once `graceMs` has passed. Resolves when it has exited (at once if it already
-   * had); when it was stopped here, anything it forked that outlived it is killed too.
+   * SIGTERM (or the stop signal it was started with) to the group; SIGKILL once `graceMs` has passed. Resolves when
+   * it has exited (at once if it already had); when it was stopped here, anything it forked that outlived it is
+   * killed too.
    */
   async stop(graceMs = 10_000): Promise<ExitStatus> {
     if (this.running) {
-      signalGroup(this.pid, "SIGTERM");
+      signalGroup(this.pid, this.stopSignal);
       const timer = setTimeout(() => signalGroup(this.pid, "SIGKILL"), graceMs);
       try {
         await this.exited;
@@ -222,13 +250,16 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Files under `dir` (recursively) whose contents include `needle`, e.g. to prove a secret is in no log. */
-export function filesContaining(dir: string, needle: string): string[] {
+/**
+ * Files under `dir` (recursively) whose contents include `needle`, e.g. to prove a secret is in no log; directories
+ * in `skip` are not entered.
+ */
+export function filesContaining(dir: string, needle: string, skip: readonly string[] = []): string[] {
   const found: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const file = path.join(entry.parentPath, entry.name);
-    if (fs.readFileSync(file).includes(needle)) found.push(file);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory() && !skip.includes(file)) found.push(...filesContaining(file, needle, skip));
+    else if (entry.isFile() && fs.readFileSync(file).includes(needle)) found.push(file);
   }
   return found;
 }

@@ -1,8 +1,8 @@
 // A typed driver for the real Pulumi engine against the sandbox: the CLI and plugins built by test/build/toolchain, a
 // file backend and a passphrase of its own under a work directory (no cloud, no login), and the stack configuration
 // as the committed Pulumi.<stack>.yaml plus the values that change with every boot (host key, ports, mirror URL,
-// secrets) in a git-ignored copy passed with --config-file. It also reads what the kubernetes provider rendered and
-// starts the querier from the rendered Deployment, as a cluster would.
+// secrets) in a git-ignored copy passed with --config-file. The kubernetes provider finds the cluster through the
+// KUBECONFIG its environment names (or, with kubernetes.renderYamlToDirectory, writes manifests: renderedManifests).
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -11,7 +11,7 @@ import { runCommand } from "../harness/command";
 import { PROJECT } from "../../lib/project";
 import { REPO_ROOT } from "../repo";
 import { startGlobalViewSandbox, type GlobalViewSandbox } from "./globalView";
-import { bootConfig, committedConfig, type ConfigValues } from "./stackConfig";
+import { bootConfig, type ConfigValues } from "./stackConfig";
 import { freePorts, LOOPBACK } from "./ports";
 import { runForStdout, waitFor, type ProcessRegistry } from "./process";
 import { querierArgsOnHost, queryStores, startQuerier, thanosBinary, thanosReleaseDir, type HostThanos, type StoreStatus } from "./thanos";
@@ -264,7 +264,7 @@ export interface RenderedQuerier extends HostThanos {
 
 /**
  * Starts the querier the rendered Deployment describes, as a host process: the binary of the image's Thanos version
- * (test/build/build-thanos), the rendered args adapted by hostQuerierArgs. Stopped by the registry.
+ * (test/build/build-thanos), the rendered args adapted by querierArgsOnHost. Stopped by the registry.
  */
 export async function startRenderedQuerier(options: {
   renderDir: string;
@@ -301,15 +301,13 @@ export function waitForQuerierStores(httpUrl: string, addresses: readonly string
 export interface SandboxStack {
   sandbox: GlobalViewSandbox;
   stack: PulumiStack;
-  /** Where the kubernetes provider writes the manifests (kubernetes.renderYamlToDirectory). */
-  renderDir: string;
 }
 
 export interface StartSandboxStackOptions {
   env: NodeJS.ProcessEnv;
   /** The sandbox's run directory; default a fresh one under .sandbox/runs/. The stack lives in <runDir>/pulumi. */
   runDir?: string;
-  /** More Thanos releases the mirror serves, for version changes. */
+  /** More Thanos releases the mirror serves and the cluster has images of, for version changes. */
   extraThanosVersions?: readonly string[];
   /** The VM Prometheus' block duration (default 2h); a short one makes blocks within minutes. */
   vmBlockDuration?: string;
@@ -317,31 +315,26 @@ export interface StartSandboxStackOptions {
 }
 
 /**
- * Starts the sandbox as Pulumi.sandbox.yaml describes it (VM address, bucket, Thanos version) and creates the
- * sandbox stack for it, configured with this boot's values. Nothing is deployed yet. On failure everything started
- * is stopped again.
+ * Starts the sandbox as Pulumi.sandbox.yaml describes it (the cluster, the VM on its network, the bucket, the Thanos
+ * version) and creates the sandbox stack for it, configured with this boot's values; its pulumi processes get the
+ * cluster's kubeconfig in their environment, as a user's would. Nothing is deployed yet. On failure everything
+ * started is stopped again.
  */
 export async function startSandboxStack(options: StartSandboxStackOptions): Promise<SandboxStack> {
   const sandbox = await startGlobalViewSandbox({
+    kubernetes: "cluster",
     extraThanosVersions: options.extraThanosVersions,
-    vmAddress: committedVmAddress(),
     vmBlockDuration: options.vmBlockDuration,
     runDir: options.runDir,
     log: options.log,
   });
   try {
-    const stack = new PulumiStack({ dir: path.join(sandbox.runDir, "pulumi"), env: options.env });
-    const renderDir = path.join(stack.dir, "rendered");
-    const { plain, secrets } = bootConfig({ ...sandbox.bootValues, renderDir });
+    const stack = new PulumiStack({ dir: path.join(sandbox.runDir, "pulumi"), env: { ...options.env, ...sandbox.cluster.env } });
+    const { plain, secrets } = bootConfig(sandbox.bootValues);
     await stack.init(plain, secrets);
-    return { sandbox, stack, renderDir };
+    return { sandbox, stack };
   } catch (error) {
     await sandbox.stop();
     throw error;
   }
-}
-
-/** The VM address Pulumi.sandbox.yaml names (vms[0].host): the sandbox VM is booted there. */
-function committedVmAddress(): string {
-  return (committedConfig().vms as { host: string }[])[0].host;
 }

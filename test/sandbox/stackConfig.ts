@@ -1,7 +1,7 @@
 // The sandbox stack's configuration, from one source for both ways it runs: the committed Pulumi.sandbox.yaml plus
 // the values each boot makes anew (host key, keys, ports, mirror URLs). The e2e tests and `make sandbox` hand the
-// per-boot values to the real CLI (`pulumi config set --path`); the system tests apply the same values to the same
-// file's config and run the program under the mocks harness.
+// per-boot values to the real CLI (`pulumi config set --path`) and run it against the sandbox cluster; the system
+// tests apply the same values to the same file's config and run the program under the mocks harness.
 import * as fs from "node:fs";
 import * as YAML from "yaml";
 import { PROJECT } from "../../lib/project";
@@ -19,10 +19,15 @@ export const SANDBOX_SECRET_KEYS = ["sshPrivateKey", "objstoreSecretKey"];
 
 /** What a boot of the sandbox makes anew, and so is not in the committed file. */
 export interface SandboxBootValues {
-  /** The VM: its address (SSH, Prometheus and the sidecar's bind address) and pinned ed25519 host key. */
+  /** The VM: its address and pinned ed25519 host key. */
   vmAddress: string;
   vmHostKey: string;
-  vmPrometheusUrl: string;
+  /**
+   * Only when the VM shares the host's network (the system tests): its services keep to its loopback address, so
+   * Prometheus' URL and the sidecar's bind address name it. On the cluster's network the committed file's defaults
+   * apply, as on a real VM.
+   */
+  vmLoopback?: { prometheusUrl: string; bindAddress: string };
   /** The OpenSSH private key the VM authorizes for root. */
   sshPrivateKey: string;
   /** MinIO's host:port and credentials. */
@@ -32,8 +37,6 @@ export interface SandboxBootValues {
   /** The release mirror's URL templates. */
   thanosUrlTemplate: string;
   thanosSha256sumsUrlTemplate: string;
-  /** Where the kubernetes provider writes the manifests, when it renders them. */
-  renderDir?: string;
 }
 
 /** The per-boot values as `--path` keys: plain ones, and the secrets (set with `--secret`, value on stdin). */
@@ -42,14 +45,14 @@ export function bootConfig(values: SandboxBootValues): { plain: ConfigValues; se
     plain: {
       "vms[0].host": values.vmAddress,
       "vms[0].hostKey": values.vmHostKey,
-      "vms[0].prometheusUrl": values.vmPrometheusUrl,
-      // nspawn shares the host's network: the sidecar keeps to the VM's own address.
-      "vms[0].bindAddress": values.vmAddress,
+      ...(values.vmLoopback && {
+        "vms[0].prometheusUrl": values.vmLoopback.prometheusUrl,
+        "vms[0].bindAddress": values.vmLoopback.bindAddress,
+      }),
       "objstore.endpoint": values.objstoreEndpoint,
       "objstore.accessKey": values.objstoreAccessKey,
       "thanosDownload.urlTemplate": values.thanosUrlTemplate,
       "thanosDownload.sha256sumsUrlTemplate": values.thanosSha256sumsUrlTemplate,
-      ...(values.renderDir && { "kubernetes.renderYamlToDirectory": values.renderDir }),
     },
     secrets: { sshPrivateKey: values.sshPrivateKey, objstoreSecretKey: values.objstoreSecretKey },
   };

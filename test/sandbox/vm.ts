@@ -1,8 +1,12 @@
 // The sandbox "VM": a Debian bookworm booted with systemd-nspawn from the tarball test/build/build-vm-rootfs caches,
 // reached over SSH like a real server, with Debian's Prometheus in it. The system tests install Thanos sidecars on it
-// with the component's command strings over ssh; the e2e tests and the demo through @pulumi/command. nspawn shares the host network, so every VM service binds only to the VM's
-// own loopback address (127.0.0.2 by default) and several VMs with different addresses can run side by side. Each
-// VM's root is an overlay of a fresh directory on one read-only unpacking of the tarball, so a boot copies nothing.
+// with the component's command strings over ssh; the e2e tests and the demo through @pulumi/command. Each VM's root
+// is an overlay of a fresh directory on one read-only unpacking of the tarball, so a boot copies nothing. Two ways to
+// place it on a network:
+//   - sharing the host's network (the system tests): every VM service binds only to the VM's own loopback address
+//     (127.0.0.2 by default), so several VMs with different addresses can run side by side;
+//   - in a network namespace of its own (networkNamespace, on the sandbox cluster's bridge): like a real machine, its
+//     services listen on 0.0.0.0 of its own interfaces, and pods reach it as they would reach a VM.
 // Needs root.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -42,8 +46,15 @@ export interface PrometheusSettings {
 }
 
 export interface VmOptions {
-  /** Loopback address every VM service binds to; default 127.0.0.2. Must be in 127.0.0.0/8 and not 127.0.0.1. */
+  /**
+   * Sharing the host's network: the loopback address every VM service binds to; default 127.0.0.2 (in 127.0.0.0/8,
+   * not 127.0.0.1). In a network namespace: the VM's address there, where the host reaches it.
+   */
   address?: string;
+  /** A network namespace for the VM (a path under /run/netns), made and configured by the caller. */
+  networkNamespace?: string;
+  /** The VM's /etc/resolv.conf, in a network namespace (nothing may resolve through the host's resolver). */
+  resolvConf?: string;
   /** Machine (and host) name; default derived from the address, so VMs with different addresses never clash. */
   name?: string;
   /** sshd port, default 22. */
@@ -113,6 +124,8 @@ export class Vm {
     readonly dir: string,
     prometheus: PrometheusOptions,
     private readonly clientKeyFile?: string,
+    /** Set when the VM has a network namespace of its own. */
+    private readonly network?: { namespace: string; resolvConf?: string },
   ) {
     this.prometheusUrl = `http://${address}:${PROMETHEUS_PORT}`;
     this.rootfs = path.join(dir, "rootfs");
@@ -125,7 +138,7 @@ export class Vm {
   /** Mounts a fresh root filesystem, makes this boot's keys, boots it and waits until sshd answers. */
   static async start(opts: VmOptions = {}): Promise<Vm> {
     const address = opts.address ?? "127.0.0.2";
-    checkAddress(address);
+    if (opts.networkNamespace === undefined) checkAddress(address);
     const name = opts.name ?? `tgv-vm-${address.replaceAll(".", "-")}`;
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) throw new Error(`VM name must be a lowercase host name: ${name}`);
     const sshPort = opts.sshPort ?? 22;
@@ -133,12 +146,14 @@ export class Vm {
     const workDir = opts.workDir ?? path.join(REPO_ROOT, ".sandbox", "vm");
     fs.mkdirSync(workDir, { recursive: true });
     await reapOrphans(workDir);
-    // A listener already there (a VM left from a crashed run, or a host service on a wildcard address) would make
-    // sshd or Prometheus fail to bind, or worse, answer in their place.
-    for (const port of [sshPort, PROMETHEUS_PORT]) {
+    // Sharing the host's network, a listener already there (a VM left from a crashed run, or a host service on a
+    // wildcard address) would make sshd or Prometheus fail to bind, or worse, answer in their place. A network
+    // namespace of its own starts empty.
+    for (const port of opts.networkNamespace === undefined ? [sshPort, PROMETHEUS_PORT] : []) {
       if (await isListening(port, address)) throw new Error(`${address}:${port} is in use; stop what listens there`);
     }
-    const vm = new Vm(name, address, sshPort, fs.mkdtempSync(path.join(workDir, `${name}-`)), opts.prometheus ?? {}, opts.clientKeyFile);
+    const network = opts.networkNamespace === undefined ? undefined : { namespace: opts.networkNamespace, resolvConf: opts.resolvConf };
+    const vm = new Vm(name, address, sshPort, fs.mkdtempSync(path.join(workDir, `${name}-`)), opts.prometheus ?? {}, opts.clientKeyFile, network);
     fs.writeFileSync(path.join(vm.dir, OWNER_FILE), `${process.pid}\n`);
     const deadline = Date.now() + (opts.bootTimeoutMs ?? 60_000);
     try {
@@ -198,6 +213,16 @@ export class Vm {
     return runSsh(this.sshArgs(), command, opts);
   }
 
+  /** Where the VM's services listen: its own address on the host's network, every interface in its own. */
+  private get listenAddress(): string {
+    return this.network ? "0.0.0.0" : this.address;
+  }
+
+  /** How Prometheus reaches itself for its self-scrape. */
+  private get selfAddress(): string {
+    return this.network ? "localhost" : this.address;
+  }
+
   /**
    * Rewrites Prometheus' flags and config (unset options take the defaults, not the current values) and restarts it.
    * Waits for /-/ready unless waitReady is false (for setups meant to fail).
@@ -210,8 +235,8 @@ export class Vm {
     const write = (file: string, text: string) =>
       `printf %s '${Buffer.from(text).toString("base64")}' | base64 -d > ${file}`;
     const script = [
-      write(PROMETHEUS_CONFIG_FILE, prometheusConfig(this.address, settings)),
-      write("/etc/default/prometheus", prometheusDefaults(this.address, settings)),
+      write(PROMETHEUS_CONFIG_FILE, prometheusConfig(this.selfAddress, settings)),
+      write("/etc/default/prometheus", prometheusDefaults(this.listenAddress, settings)),
       // A Prometheus that kept failing has hit systemd's start limit, which would refuse the restart.
       "systemctl reset-failed prometheus.service",
       "systemctl restart prometheus.service",
@@ -293,7 +318,7 @@ export class Vm {
     fs.writeFileSync(
       etc("ssh/sshd_config.d/thanos-global-view.conf"),
       [
-        `ListenAddress ${this.address}:${this.sshPort}`,
+        `ListenAddress ${this.listenAddress}:${this.sshPort}`,
         "HostKey /etc/ssh/ssh_host_ed25519_key",
         "PermitRootLogin prohibit-password",
         "AuthenticationMethods publickey",
@@ -304,8 +329,13 @@ export class Vm {
     );
     fs.writeFileSync(etc("hostname"), `${this.name}\n`);
     fs.writeFileSync(etc("hosts"), `127.0.0.1 localhost\n${this.address} ${this.name}\n::1 localhost ip6-localhost\n`);
-    fs.writeFileSync(etc("prometheus/prometheus.yml"), prometheusConfig(this.address, this.bootPrometheus));
-    fs.writeFileSync(etc("default/prometheus"), prometheusDefaults(this.address, this.bootPrometheus));
+    fs.writeFileSync(etc("prometheus/prometheus.yml"), prometheusConfig(this.selfAddress, this.bootPrometheus));
+    fs.writeFileSync(etc("default/prometheus"), prometheusDefaults(this.listenAddress, this.bootPrometheus));
+    if (this.network?.resolvConf !== undefined) {
+      // The image's resolv.conf may be a link (to systemd-resolved's); replaced by a file of its own.
+      fs.rmSync(etc("resolv.conf"), { force: true });
+      fs.writeFileSync(etc("resolv.conf"), this.network.resolvConf);
+    }
   }
 
   private boot(): void {
@@ -325,6 +355,9 @@ export class Vm {
           `--machine=${this.name}`,
           // Keeps the container's journal out of the host's /var/log/journal.
           "--link-journal=no",
+          ...(this.network
+            ? [`--network-namespace-path=${this.network.namespace}`, ...(this.network.resolvConf === undefined ? [] : ["--resolv-conf=off"])]
+            : []),
         ],
         { stdio: ["ignore", log, log] },
       );
@@ -390,16 +423,16 @@ function resolvePrometheus(o: PrometheusOptions): PrometheusSettings {
   return s;
 }
 
-/** prometheus.yml for the VM: it scrapes itself on its own address. */
-function prometheusConfig(address: string, s: PrometheusSettings): string {
-  return renderPrometheusConfig({ externalLabels: s.externalLabels, scrapeInterval: s.scrapeInterval, selfTarget: `${address}:${PROMETHEUS_PORT}` });
+/** prometheus.yml for the VM: it scrapes itself at `selfAddress`. */
+function prometheusConfig(selfAddress: string, s: PrometheusSettings): string {
+  return renderPrometheusConfig({ externalLabels: s.externalLabels, scrapeInterval: s.scrapeInterval, selfTarget: `${selfAddress}:${PROMETHEUS_PORT}` });
 }
 
-function prometheusDefaults(address: string, s: PrometheusSettings): string {
+function prometheusDefaults(listenAddress: string, s: PrometheusSettings): string {
   const args = [
     `--config.file=${PROMETHEUS_CONFIG_FILE}`,
     `--storage.tsdb.path=${PROMETHEUS_DATA_DIR}`,
-    `--web.listen-address=${address}:${PROMETHEUS_PORT}`,
+    `--web.listen-address=${listenAddress}:${PROMETHEUS_PORT}`,
     `--storage.tsdb.min-block-duration=${s.minBlockDuration}`,
     `--storage.tsdb.max-block-duration=${s.maxBlockDuration}`,
     ...s.extraArgs,

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
 import { describe, it } from "node:test";
 import { checkStackOutputHost, ConfigError, parseStackConfig } from "../../lib/config";
 import { asRawConfig, referenceConfig, REFERENCE_SECRET_KEYS, secretKeySet, tlsConfig } from "../harness/configs";
@@ -32,6 +35,7 @@ describe("parseStackConfig", () => {
     assert.equal(config.kubernetes.createNamespace, true);
     assert.deepEqual(config.kubernetes.querier.replicaLabels, ["prometheus_replica"]);
     assert.equal(config.kubernetes.querier.replicas, 1);
+    assert.equal(config.kubernetes.querier.readyTimeoutSeconds, 300);
     assert.equal(config.kubernetes.sidecarService.name, "sidecar");
     assert.deepEqual(config.kubernetes.sidecarService.selector, { "app.kubernetes.io/name": "prometheus" });
     assert.equal(config.kubernetes.sidecarService.discovery, "dnssrv");
@@ -43,6 +47,14 @@ describe("parseStackConfig", () => {
     assert.equal(config.objstore.region, "us-east-1");
     assert.equal(config.objstore.createBucket, false);
     assert.match(config.thanosDownload.urlTemplate, /github\.com\/thanos-io\/thanos\/releases\/download\/v\{version\}/);
+  });
+
+  it("accepts the committed Pulumi.dev.yaml example, with every cold storage component on", () => {
+    const file = parseYaml(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+    const values = Object.fromEntries(Object.entries(file.config).map(([key, value]) => [key.slice(key.indexOf(":") + 1), value]));
+    const config = parse({ ...values, sshPrivateKey: referenceConfig().sshPrivateKey, objstoreSecretKey: "secret" });
+    const { storeGateway, compactor, queryFrontend, monitoring } = config.kubernetes;
+    assert.deepEqual([storeGateway.enabled, compactor.enabled, queryFrontend.enabled, monitoring.enabled], [true, true, true, true]);
   });
 
   it("accepts the Thanos version of the reference setup, with or without a leading v", () => {
@@ -125,6 +137,7 @@ describe("parseStackConfig", () => {
     ["bad replica label", (c) => (c.kubernetes.querier.replicaLabels = ["prometheus-replica"]), /^thanos-global-view:kubernetes\.querier\.replicaLabels\[0\]: must be a Prometheus label name/],
     ["zero querier replicas", (c) => (c.kubernetes.querier.replicas = 0), /^thanos-global-view:kubernetes\.querier\.replicas: must be at least 1/],
     ["bad infoTimeout", (c) => (c.kubernetes.querier.infoTimeout = "30 seconds"), /^thanos-global-view:kubernetes\.querier\.infoTimeout: must be a Prometheus duration/],
+    ["querier readyTimeoutSeconds too short", (c) => (c.kubernetes.querier.readyTimeoutSeconds = 5), /^thanos-global-view:kubernetes\.querier\.readyTimeoutSeconds: must be from 10 to 3600 seconds$/],
     ["bad log level", (c) => (c.vms[0].logLevel = "verbose"), /^thanos-global-view:vms\[0\]\.logLevel: must be one of debug, info, warn, error/],
     ["bad host key", (c) => (c.vms[0].hostKey = "AAAAC3Nza"), /^thanos-global-view:vms\[0\]\.hostKey: must be an SSH public host key line/],
     ["bad stack reference", (c) => (c.vms[0].host = { stack: "a/b/c" }), /^thanos-global-view:vms\[0\]\.host: must be a hostname or IP address, or \{stack, output\}/],
@@ -201,6 +214,81 @@ describe("parseStackConfig", () => {
     ],
   ];
 
+  const coldStorageBadConfigs: typeof badConfigs = [
+    ["raw retention shorter than 40h", (c) => (c.kubernetes.compactor = { retention: { raw: "24h" } }), /^thanos-global-view:kubernetes\.compactor\.retention\.raw: must be at least 40h, or 0d to keep raw data forever: raw blocks get their 5m copy once they span 40h, so 1d deletes raw data/],
+    ["5m retention shorter than 10d", (c) => (c.kubernetes.compactor = { retention: { fiveMinutes: "7d" } }), /^thanos-global-view:kubernetes\.compactor\.retention\.fiveMinutes: must be at least 10d, or 0d to keep it forever/],
+    ["raw retention that is not a duration", (c) => (c.kubernetes.compactor = { retention: { raw: "30 days" } }), /^thanos-global-view:kubernetes\.compactor\.retention\.raw: must be a Prometheus duration/],
+    ["1h retention that is not a duration", (c) => (c.kubernetes.compactor = { retention: { oneHour: "forever" } }), /^thanos-global-view:kubernetes\.compactor\.retention\.oneHour: must be a Prometheus duration/],
+    ["5m retention that is not a duration", (c) => (c.kubernetes.compactor = { retention: { fiveMinutes: 30 } }), /^thanos-global-view:kubernetes\.compactor\.retention\.fiveMinutes: /],
+    ["a compactor replica count", (c) => (c.kubernetes.compactor = { enabled: true, replicas: 2 }), /^thanos-global-view:kubernetes\.compactor\.replicas: there is no replica count to set: exactly one compactor may work on a bucket/],
+    ["a delete delay that is not a duration", (c) => (c.kubernetes.compactor = { deleteDelay: "2 days" }), /^thanos-global-view:kubernetes\.compactor\.deleteDelay: must be a Prometheus duration/],
+    ["zero compactor concurrency", (c) => (c.kubernetes.compactor = { concurrency: 0 }), /^thanos-global-view:kubernetes\.compactor\.concurrency: must be at least 1/],
+    ["zero store gateway replicas", (c) => (c.kubernetes.storeGateway = { replicas: 0 }), /^thanos-global-view:kubernetes\.storeGateway\.replicas: must be at least 1/],
+    ["an index cache size without a unit", (c) => (c.kubernetes.storeGateway = { indexCacheSize: "250" }), /^thanos-global-view:kubernetes\.storeGateway\.indexCacheSize: must be a size such as 250MB/],
+    ["a chunk pool size with a space", (c) => (c.kubernetes.storeGateway = { chunkPoolSize: "2 GB" }), /^thanos-global-view:kubernetes\.storeGateway\.chunkPoolSize: must be a size such as 250MB/],
+    ["a store gateway volume size that is not a quantity", (c) => (c.kubernetes.storeGateway = { storage: { size: "ten gigs" } }), /^thanos-global-view:kubernetes\.storeGateway\.storage\.size: must be a Kubernetes quantity/],
+    ["a bad StorageClass name", (c) => (c.kubernetes.compactor = { storage: { storageClassName: "Fast_SSD" } }), /^thanos-global-view:kubernetes\.compactor\.storage\.storageClassName: must be a StorageClass name/],
+    ["an unknown storage key", (c) => (c.kubernetes.storeGateway = { storage: { class: "ssd" } }), /^thanos-global-view:kubernetes\.storeGateway\.storage\.class: unknown key/],
+    ["an empty time partition", (c) => (c.kubernetes.storeGateway = { timePartitions: [{}] }), /^thanos-global-view:kubernetes\.storeGateway\.timePartitions\[0\]: must set minTime, maxTime or both/],
+    ["a time partition bound that is no time", (c) => (c.kubernetes.storeGateway = { timePartitions: [{ maxTime: "-2w" }, { minTime: "yesterday" }] }), /^thanos-global-view:kubernetes\.storeGateway\.timePartitions\[1\]\.minTime: must be an RFC 3339 time such as 2026-01-01T00:00:00Z or a duration relative to now such as -2w/],
+    ["a time partition that ends before it starts", (c) => (c.kubernetes.storeGateway = { timePartitions: [{ minTime: "-1w", maxTime: "-2w" }] }), /^thanos-global-view:kubernetes\.storeGateway\.timePartitions\[0\]\.maxTime: must be later than minTime \(-7d\)/],
+    ["a time partition with absolute bounds reversed", (c) => (c.kubernetes.storeGateway = { timePartitions: [{ minTime: "2026-06-01T00:00:00Z", maxTime: "2026-01-01T00:00:00Z" }] }), /^thanos-global-view:kubernetes\.storeGateway\.timePartitions\[0\]\.maxTime: must be later than minTime/],
+    ["a store gateway name that is no DNS label", (c) => (c.kubernetes.storeGateway = { name: "Thanos_Store" }), /^thanos-global-view:kubernetes\.storeGateway\.name: must be a DNS label/],
+    ["a zero split interval", (c) => (c.kubernetes.queryFrontend = { splitInterval: "0s" }), /^thanos-global-view:kubernetes\.queryFrontend\.splitInterval: must be longer than 0s/],
+    ["a cache size that is no size", (c) => (c.kubernetes.queryFrontend = { cache: { maxSize: "lots" } }), /^thanos-global-view:kubernetes\.queryFrontend\.cache\.maxSize: must be a size/],
+    ["a cache validity that is not a duration", (c) => (c.kubernetes.queryFrontend = { cache: { validity: "1 day" } }), /^thanos-global-view:kubernetes\.queryFrontend\.cache\.validity: must be a Prometheus duration/],
+    ["a misspelt query frontend key", (c) => (c.kubernetes.queryFrontend = { splitInteval: "24h" }), /^thanos-global-view:kubernetes\.queryFrontend\.splitInteval: unknown key/],
+    ["a bad monitoring interval", (c) => (c.kubernetes.monitoring = { enabled: true, interval: "often" }), /^thanos-global-view:kubernetes\.monitoring\.interval: must be a Prometheus duration/],
+    ["a monitoring label that is no Kubernetes label", (c) => (c.kubernetes.monitoring = { labels: { "my release": "x" } }), /^thanos-global-view:kubernetes\.monitoring\.labels\.my release: the key "my release" must be a Kubernetes label key/],
+    ["the objstore Secret named like the components' one", (c) => (c.kubernetes.objstoreSecret = { name: "thanos-objstore-config" }), /^thanos-global-view:kubernetes\.objstoreSecret\.name: thanos-objstore-config is the Secret the store gateway and compactor mount in thanos; choose another name/],
+    [
+      "the store gateway listed by hand as an extra endpoint",
+      (c) => {
+        c.kubernetes.storeGateway = { enabled: true };
+        c.kubernetes.querier.extraEndpoints = ["dnssrv+_grpc._tcp.thanos-store.thanos.svc.cluster.local"];
+      },
+      /^thanos-global-view:kubernetes\.querier\.extraEndpoints\[0\]: dnssrv\+_grpc\._tcp\.thanos-store\.thanos\.svc\.cluster\.local is already dialled/,
+    ],
+    [
+      "TLS everywhere on 0.34.1 beside the plain store gateway",
+      (c) => {
+        c.thanosVersion = "0.34.1";
+        c.tls = tlsConfig({ inClusterSidecar: true });
+        c.kubernetes.storeGateway = { enabled: true };
+      },
+      /^thanos-global-view:tls: Thanos 0\.34\.1 applies client TLS to all endpoints or none, but dnssrv\+_grpc\._tcp\.thanos-store\.thanos\.svc\.cluster\.local would be plain/,
+      [...REFERENCE_SECRET_KEYS, "tls"],
+    ],
+  ];
+  badConfigs.push(...coldStorageBadConfigs);
+
+  it("parses the cold storage keys into typed values, each component off by default", () => {
+    const defaults = parse(referenceConfig()).kubernetes;
+    assert.deepEqual(
+      [defaults.storeGateway.enabled, defaults.compactor.enabled, defaults.queryFrontend.enabled, defaults.monitoring.enabled],
+      [false, false, false, false],
+    );
+    assert.deepEqual(defaults.compactor.retention, { raw: 30 * 86_400_000, fiveMinutes: 30 * 86_400_000, oneHour: 3650 * 86_400_000 });
+    assert.equal(defaults.compactor.deleteDelay, 48 * 3_600_000);
+    assert.deepEqual(defaults.storeGateway.storage, { size: "10Gi", emptyDir: false });
+    assert.equal(defaults.queryFrontend.splitInterval, 24 * 3_600_000);
+    const config = parse(
+      changed((c) => {
+        c.kubernetes.compactor = { retention: { raw: "2d12h", fiveMinutes: "0d" }, deleteDelay: "90m" };
+        c.kubernetes.storeGateway = { timePartitions: [{ maxTime: "-2w" }, { minTime: "-14d", maxTime: "2026-01-01T00:00:00Z" }] };
+      }),
+    ).kubernetes;
+    assert.equal(config.compactor.retention.raw, 60 * 3_600_000, "compound durations add up");
+    assert.equal(config.compactor.retention.fiveMinutes, 0);
+    assert.equal(config.compactor.deleteDelay, 90 * 60_000);
+    assert.deepEqual(config.storeGateway.timePartitions, [{ maxTime: "-14d" }, { minTime: "-14d", maxTime: "2026-01-01T00:00:00Z" }]);
+  });
+
+  it("takes a raw retention under 40h when downsampling is off (nothing is lost before a 5m copy then)", () => {
+    const config = parse(changed((c) => (c.kubernetes.compactor = { downsampling: false, retention: { raw: "24h", fiveMinutes: "1d" } })));
+    assert.equal(config.kubernetes.compactor.retention.raw, 24 * 3_600_000);
+  });
+
   for (const [what, mutate, expected, secretKeys] of badConfigs) {
     it(`rejects ${what}`, () => {
       const problems = problemsOf(changed(mutate), secretKeys);
@@ -210,7 +298,10 @@ describe("parseStackConfig", () => {
     });
   }
 
-  it("covers at least 20 bad configs", () => assert.ok(badConfigs.length >= 20));
+  it("covers at least 20 bad configs, 15 of them for the cold storage keys", () => {
+    assert.ok(badConfigs.length >= 20);
+    assert.ok(coldStorageBadConfigs.length >= 15);
+  });
 
   it("accepts odd but legal values: a tsdbPath with a space, a quote and $(...), a prometheusUrl with a quote", () => {
     const config = parse(

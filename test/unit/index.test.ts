@@ -5,7 +5,7 @@ import { byType, isSecretInput, recorded, reveal, runProgram, stackOutputs, valu
 import { runCommand } from "../harness/command";
 import { parsePayload } from "../harness/vm";
 import { FAKE_SSH_KEY_MARKER } from "../fixtures/fakeKeys";
-import { FAKE_CA_CERT, FAKE_CERT, FAKE_OBJSTORE_SECRET, FAKE_QUERIER_TLS_KEY, FAKE_SIDECAR_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY, referenceConfig, REFERENCE_QUERIER_ARGS_0_34_1, REFERENCE_SECRET_KEYS, tlsConfig, VM_HOST_KEY } from "../harness/configs";
+import { FAKE_CA_CERT, FAKE_CERT, FAKE_OBJSTORE_SECRET, FAKE_QUERIER_TLS_KEY, FAKE_SIDECAR_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY, referenceConfig, REFERENCE_QUERIER_ARGS_0_34_1, REFERENCE_SECRET_KEYS, tlsConfig, VM_HOST_KEY, withAllComponents } from "../harness/configs";
 
 type Outputs = Record<string, any>;
 
@@ -173,7 +173,8 @@ describe("index.ts", () => {
   });
 
   it("connects over SSH with the pinned host key and keeps every secret out of commands and plain outputs", async () => {
-    const config = referenceConfig();
+    // Every component on, so every output has a value and every spec is searched.
+    const config = withAllComponents(referenceConfig());
     config.tls = tlsConfig();
     const exports = await runProgram(config, [...REFERENCE_SECRET_KEYS, "tls"]);
     const commands = byType("command:remote:Command");

@@ -19,6 +19,7 @@ const querierArgs = (overrides: Partial<QuerierArgs> = {}): QuerierArgs => ({
     { address: "10.0.0.158:10901", tls: false },
   ],
   resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi", cpu: undefined } },
+  readyTimeoutSeconds: 300,
   clusterDomain: "cluster.local",
   ...overrides,
 });
@@ -53,6 +54,11 @@ describe("Querier", () => {
     assert.deepEqual(container.resources, { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } });
     assert.equal(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey, "kubernetes.io/hostname");
     assert.deepEqual(container.ports.map((port: Spec) => [port.name, port.containerPort]), [["grpc", 10901], ["http", 10902]]);
+  });
+
+  it("rolls out new pods before it removes old ones, so a rollout that cannot get Ready leaves the querier answering", async () => {
+    const { deployment } = await deploymentOf("q6", querierArgs({ replicas: 2 }));
+    assert.deepEqual(deployment.spec.strategy, { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
   });
 
   it("puts the rendered args in the container and exposes the endpoints it dials", async () => {

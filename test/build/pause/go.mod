@@ -1,0 +1,3 @@
+module thanos-global-view/test/build/pause
+
+go 1.25.0
