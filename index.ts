@@ -1,9 +1,11 @@
 /**
+/**
  * thanos-global-view: Thanos sidecars beside Prometheus on VMs and in Kubernetes, joined by one Thanos Querier, with
  * the bucket's history served back by store gateways, kept in shape by a compactor and cached by a query frontend.
- * Config is parsed (and every problem reported) before any resource is registered; then the object store, the VM
- * sidecars, the in-cluster sidecar Service, the store gateway, the compactor, the querier (dialling the endpoint each
- * of the others reports), the query frontend in front of it and their monitoring are built.
+ * Config is parsed (and every problem reported) before any resource is registered; then the object store, each VM's
+ * Prometheus (labels read, checked across the fleet) and sidecar, the in-cluster sidecar Service, the store gateway,
+ * the compactor, the querier (dialling the endpoint each of the others reports), the query frontend in front of it
+ * and their monitoring are built.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -16,8 +18,9 @@ import { SidecarService } from "./components/sidecarService";
 import { StackOutputHosts } from "./components/stackOutputHosts";
 import { StoreGateway } from "./components/storeGateway";
 import { VmSidecar } from "./components/vmSidecar";
-import { readStackConfig } from "./lib/config";
-import { PART_OF_LABEL } from "./lib/project";
+import { ConfigError, readStackConfig } from "./lib/config";
+import { fleetLabelProblems, rolloutPredecessors, settleSeconds } from "./lib/fleet";
+import { PART_OF_LABEL, PROJECT } from "./lib/project";
 
 const config = readStackConfig();
 const kubernetesConfig = config.kubernetes;
@@ -55,6 +58,8 @@ const objectStore = new ObjectStore(
 
 const hosts = new StackOutputHosts();
 const sshPrivateKey = pulumi.secret(config.sshPrivateKey ?? "");
+const predecessors = rolloutPredecessors(config.vms);
+const settle = settleSeconds(kubernetesConfig.querier.infoTimeout);
 const sidecarTls = config.tls && {
   caCert: pulumi.secret(config.tls.caCert),
   cert: pulumi.secret(config.tls.sidecarCert),
@@ -65,7 +70,11 @@ const vmSidecars = config.vms.map((vm, index) => {
   return new VmSidecar(
     vm.name,
     {
-      vm,
+      vm: {
+        ...vm,
+        prometheusClientConfig: config.prometheusCredentials?.[vm.name] !== undefined || vm.prometheusCaCert !== undefined,
+        settleSeconds: predecessors.includes(index) ? settle : 0,
+      },
       host,
       advertiseAddress: vm.advertiseAddress === undefined ? host : hosts.resolve(vm.advertiseAddress, `vms[${index}].advertiseAddress`),
       sshPrivateKey,
@@ -74,10 +83,30 @@ const vmSidecars = config.vms.map((vm, index) => {
       objstore: objstoreSettings,
       objstoreSecretKey,
       tls: sidecarTls,
+      prometheusAccess: pulumi.secret(pulumi.output({ credentials: config.prometheusCredentials?.[vm.name], caCert: vm.prometheusCaCert })),
     },
     // The bucket must exist before a sidecar starts shipping blocks to it.
     { dependsOn: [objectStore] },
   );
+});
+// Read from each VM (its Prometheus may have been set up by hand): a label set two VMs share fails every install,
+// before any sidecar of the change starts. Known during `up` only; at preview configurePrometheus's labels are checked
+// (and nothing runs). The installs wait for the check without depending on every label read in the state, which
+// would grow with the square of the fleet: a plain promise holding no resources, resolved once the check passed.
+const fleetChecked = new Promise<pulumi.Resource[]>((resolve, reject) => {
+  if (pulumi.runtime.isDryRun()) return resolve([]);
+  pulumi.all(vmSidecars.map((sidecar) => sidecar.externalLabels)).apply((labels) => {
+    const members = config.vms.map((vm, index) => ({ index, name: vm.name, haGroup: vm.haGroup, labels: labels[index] }));
+    const problems = fleetLabelProblems(members, kubernetesConfig.querier.replicaLabels, (member) => `${PROJECT}:vms[${member.index}]`, "its Prometheus reports");
+    if (problems.length > 0) reject(new ConfigError(problems));
+    else resolve([]);
+  });
+});
+// The replicas of an haGroup change one after another: each install waits for the previous one's (ready) sidecar.
+const installs: pulumi.Resource[] = [];
+vmSidecars.forEach((sidecar, index) => {
+  const previous = predecessors[index];
+  installs.push(sidecar.deploy([fleetChecked, ...(previous === undefined ? [] : [[installs[previous]]])]));
 });
 
 const sidecarServiceConfig = kubernetesConfig.sidecarService;

@@ -15,6 +15,7 @@ import {
 import { joinHostPort } from "./address";
 import { DAY_MS, DURATION, HOUR_MS, parseDuration, promDuration } from "./duration";
 import { clientTlsMode, serviceEndpointAddress, type QuerierEndpoint } from "./endpoints";
+import { fleetLabelProblems } from "./fleet";
 import { COMPONENTS_OBJSTORE_SECRET } from "./objstore";
 import { PROJECT } from "./project";
 import { STORE_GATEWAY_GRPC_PORT, type TimePartition } from "./storeGateway";
@@ -29,12 +30,28 @@ const KUBERNETES_LABEL_KEY =
   /^(?:(?=[^/]{1,253}\/)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const KUBERNETES_LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const KUBERNETES_QUANTITY = /^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+// An OCI image reference: [registry[:port]/]path[:tag][@sha256:digest], as the container runtime parses it.
+const IMAGE_REFERENCE =
+  /^(?:[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?)*(?::\d{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+// A Kubernetes Secret's data key.
+const SECRET_DATA_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
+/** Spaces, tabs, newlines and other control characters: never part of a key, URL or name. */
+const WHITESPACE_OR_CONTROL = /[\s\u0000-\u001f\u007f]/;
+const CONTROL = /[\u0000-\u001f\u007f]/;
 // Sizes as Thanos' flags and cache config take them (alecthomas/units, go-humanize): a whole number and a unit.
 const BYTE_SIZE = /^[1-9]\d*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 const isHost = (value: string) => isIP(value) !== 0 || HOSTNAME.test(value);
+
+/** A querier endpoint as Thanos takes it: host:port, or dns+host:port, dnssrv+ / dnssrvnoa+ and an SRV name. */
+function isEndpointAddress(value: string): boolean {
+  const discovery = /^(dns|dnssrv|dnssrvnoa)\+(.*)$/.exec(value);
+  if (!discovery) return splitHostPort(value) !== undefined;
+  const [, kind, target] = discovery;
+  return kind === "dns" ? splitHostPort(target) !== undefined : HOSTNAME.test(target.replace(/^_[a-z0-9-]+\._(tcp|udp)\./, ""));
+}
 
 /** Splits "host:port" or "[v6]:port"; undefined when it is not one. */
 function splitHostPort(value: string): { host: string; port: number } | undefined {
@@ -81,26 +98,46 @@ const kubernetesLabelMap = z.record(
     }),
 );
 const kubernetesLabels = kubernetesLabelMap.refine((selected) => Object.keys(selected).length > 0, { error: "must select at least one label" });
+// Every Thanos workload's image, when not the upstream one of thanosVersion.
+const image = z.string().regex(IMAGE_REFERENCE, { error: "must be a container image reference such as quay.io/thanos/thanos:v0.42.4" });
 const quantity = z.string().regex(KUBERNETES_QUANTITY, { error: "must be a Kubernetes quantity such as 500m or 1Gi" });
 const absolutePath = z
   .string()
-  .refine((value) => value.startsWith("/") && !value.split("/").includes(".."), {
-    error: "must be an absolute path without '..', e.g. /var/lib/prometheus/metrics2",
+  .refine((value) => value.startsWith("/") && !value.split("/").includes("..") && !CONTROL.test(value), {
+    error: "must be an absolute path without '..' or control characters, e.g. /var/lib/prometheus/metrics2",
   });
-const httpUrl = z.string().refine(
-  (value) => {
-    try {
-      const url = new URL(value);
-      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
-    } catch {
-      return false;
-    }
-  },
-  { error: "must be an http:// or https:// URL, e.g. http://localhost:9090" },
-);
+/** An http(s) URL; the WHATWG parser would quietly drop tabs and newlines, so they are refused before it looks. */
+function isHttpUrl(value: string): boolean {
+  if (WHITESPACE_OR_CONTROL.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+const httpUrl = z.string().refine(isHttpUrl, {
+  error: "must be an http:// or https:// URL without spaces or control characters (percent-encode them), e.g. http://localhost:9090",
+});
+/** A download URL template: an http(s) URL once {version} and {arch} are filled in (curl would also read file://). */
+const urlTemplate = (example: string) =>
+  z.string().refine((value) => isHttpUrl(value.replace(/\{version\}/g, "0.42.4").replace(/\{arch\}/g, "amd64")), {
+    error: `must be an http:// or https:// URL (with {version} and {arch} placeholders), without spaces or control characters, e.g. ${example}`,
+  });
+/** A value that goes into a YAML file or a script as one line: no control characters (a newline would split it). */
+const oneLine = (what: string) =>
+  z.string().min(1, { error: "must not be empty" }).refine((value) => !CONTROL.test(value), { error: `${what} must be one line without control characters` });
+/** A credential or name: no whitespace or control characters anywhere. */
+const token = (what: string) =>
+  z.string().min(1, { error: "must not be empty" }).refine((value) => !WHITESPACE_OR_CONTROL.test(value), {
+    error: `${what} must not contain spaces, newlines or other control characters`,
+  });
 const sshPublicKey = z
   .string()
   .regex(SSH_PUBLIC_KEY, { error: "must be an SSH public host key line such as 'ssh-ed25519 AAAA...'" });
+
+const pemCertificate = z.string().includes("-----BEGIN CERTIFICATE-----", { error: "must be a PEM certificate" });
+const pemPrivateKey = z.string().regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, { error: "must be a PEM private key" });
 
 /** A value read from another stack's outputs, for hosts whose addresses another stack owns. */
 const stackOutput = z.strictObject({
@@ -134,6 +171,10 @@ const vm = z.strictObject({
   httpPort: unprivilegedPort.default(10902),
   logLevel: logLevel.default("info"),
   readyTimeoutSeconds: z.int().min(5).max(3600).default(120),
+  /** The CA of an https prometheusUrl, when the system's CAs do not trust its certificate. */
+  prometheusCaCert: pemCertificate.optional(),
+  /** VMs whose Prometheus servers are replicas of each other share one: they change one after another. */
+  haGroup: dnsLabel.optional(),
   configurePrometheus: z
     .strictObject({
       externalLabels: labels.refine((value) => Object.keys(value).length > 0, {
@@ -145,10 +186,14 @@ const vm = z.strictObject({
 });
 
 /** An extra querier endpoint, e.g. a store gateway; plain strings are shorthand for {address}. */
+const endpointAddress = z.string().refine(isEndpointAddress, {
+  error: "must be host:port, dns+host:port or dnssrv+_grpc._tcp.<service name>, e.g. thanos-store.thanos.svc.cluster.local:10901",
+});
 const extraEndpoint = z.union(
   [
-    z.string().min(1).transform((address) => ({ address, tls: false })),
-    z.strictObject({ address: z.string().min(1), tls: z.boolean().default(false) }),
+    // A plain string is {address}: its problems are reported at .address, as for the object form.
+    z.string().transform((address) => ({ address, tls: false })).pipe(z.object({ address: endpointAddress, tls: z.boolean() })),
+    z.strictObject({ address: endpointAddress, tls: z.boolean().default(false) }),
   ],
   { error: "must be an endpoint address or {address, tls}" },
 );
@@ -168,7 +213,7 @@ const querier = z.strictObject({
   logLevel: logLevel.default("info"),
   infoTimeout: duration.default("30s"),
   extraEndpoints: z.array(extraEndpoint).default([]),
-  image: z.string().min(1).optional(),
+  image: image.optional(),
   // How long `pulumi up` waits for the Deployment's rollout (every replica updated and Ready) before it fails; the
   // kubernetes provider would wait 10 minutes.
   readyTimeoutSeconds: z
@@ -248,7 +293,7 @@ const storeGateway = z.strictObject({
   chunkPoolSize: byteSize.default("2GB"),
   timePartitions: z.array(timePartition).default([]),
   logLevel: logLevel.default("info"),
-  image: z.string().min(1).optional(),
+  image: image.optional(),
 });
 
 /** Raw blocks are downsampled to 5m once they span 40h, 5m blocks to 1h once they span 10 days (pkg/compact/downsample). */
@@ -272,7 +317,7 @@ const compactor = z
     deleteDelay: milliseconds.default(parseDuration("48h")),
     concurrency: z.int().min(1, { error: "must be at least 1" }).max(64).default(1),
     logLevel: logLevel.default("info"),
-    image: z.string().min(1).optional(),
+    image: image.optional(),
   })
   .superRefine((compact, context) => {
     if (!compact.downsampling) return;
@@ -304,7 +349,7 @@ const queryFrontend = z.strictObject({
     .default({ maxSize: "256MB", validity: parseDuration("24h") }),
   resources: resources.default({ requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } }),
   logLevel: logLevel.default("info"),
-  image: z.string().min(1).optional(),
+  image: image.optional(),
 });
 
 const monitoring = z.strictObject({
@@ -318,11 +363,11 @@ const kubernetes = z.strictObject({
   namespace: dnsLabel.default("thanos"),
   createNamespace: z.boolean().default(true),
   clusterDomain: z.string().refine(isHost, { error: "must be a DNS domain such as cluster.local" }).default("cluster.local"),
-  renderYamlToDirectory: z.string().min(1).optional(),
+  renderYamlToDirectory: oneLine("the directory").optional(),
   querier: querier.default(querier.parse({})),
   sidecarService: sidecarService.default(sidecarService.parse({})),
   objstoreSecret: z
-    .strictObject({ name: dnsLabel.default("thanos-objstore"), namespace: dnsLabel.optional(), key: z.string().default("objstore.yml") })
+    .strictObject({ name: dnsLabel.default("thanos-objstore"), namespace: dnsLabel.optional(), key: z.string().regex(SECRET_DATA_KEY, { error: "must be a Secret data key: letters, digits, '-', '_' or '.'" }).default("objstore.yml") })
     .optional(),
   storeGateway: storeGateway.default(storeGateway.parse({})),
   compactor: compactor.default(compactor.parse({})),
@@ -334,24 +379,61 @@ const objstore = z.strictObject({
   bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an S3 bucket name" }),
   endpoint: hostPort,
   insecure: z.boolean().default(false),
-  accessKey: z.string().min(1, { error: "must not be empty" }),
-  region: z.string().min(1).default("us-east-1"),
-  prefix: z.string().regex(/^[^/].*[^/]$|^[^/]$/, { error: "must not start or end with '/'" }).optional(),
+  accessKey: token("an access key"),
+  region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: "must be a region name such as us-east-1" }).default("us-east-1"),
+  prefix: z
+    .string()
+    .refine((value) => !WHITESPACE_OR_CONTROL.test(value), { error: "must not contain spaces or control characters", abort: true })
+    .refine((value) => /^[^/](.*[^/])?$/.test(value), { error: "must not start or end with '/'" })
+    .optional(),
   createBucket: z.boolean().default(false),
 });
+
+/**
+ * Per VM name: basic auth or a bearer token for its Prometheus. Secret as a whole, as every secret key is; the
+ * sidecar and the scripts get them on stdin.
+ */
+const prometheusCredentials = z.record(
+  z.string(),
+  z
+    .strictObject({
+      username: z
+        .string()
+        .min(1, { error: "must not be empty" })
+        .refine((value) => !/[:\s\u0000-\u001f\u007f]/.test(value), { error: "must not contain ':', spaces or control characters (basic auth)" })
+        .optional(),
+      password: oneLine("the password").optional(),
+      bearerToken: token("a bearer token").optional(),
+    })
+    .superRefine((value, ctx) => {
+      const basic = value.username !== undefined || value.password !== undefined;
+      if (basic && value.bearerToken !== undefined) {
+        ctx.addIssue({ code: "custom", message: "takes basic auth ({username, password}) or {bearerToken}, not both" });
+      } else if (basic && (value.username === undefined || value.password === undefined)) {
+        ctx.addIssue({ code: "custom", path: [value.username === undefined ? "username" : "password"], message: "is required with basic auth" });
+      } else if (!basic && value.bearerToken === undefined) {
+        ctx.addIssue({ code: "custom", message: "must be {username, password} or {bearerToken}" });
+      }
+    })
+    .transform((value) =>
+      value.bearerToken !== undefined ? { bearerToken: value.bearerToken } : { username: value.username!, password: value.password! },
+    ),
+);
 
 const DEFAULT_THANOS_URL_TEMPLATE =
   "https://github.com/thanos-io/thanos/releases/download/v{version}/thanos-{version}.linux-{arch}.tar.gz";
 const DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE = "https://github.com/thanos-io/thanos/releases/download/v{version}/sha256sums.txt";
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: "must be a sha256 in lower-case hex" });
 const thanosDownload = z.strictObject({
-  urlTemplate: z.string().includes("{version}", { error: "must contain {version} (and usually {arch})" }).default(DEFAULT_THANOS_URL_TEMPLATE),
-  sha256sumsUrlTemplate: z.string().min(1).default(DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE),
+  urlTemplate: z
+    .string()
+    .includes("{version}", { error: "must contain {version} (and usually {arch})" })
+    .pipe(urlTemplate("https://mirror.internal/thanos/v{version}/thanos-{version}.linux-{arch}.tar.gz"))
+    .default(DEFAULT_THANOS_URL_TEMPLATE),
+  sha256sumsUrlTemplate: urlTemplate("https://mirror.internal/thanos/v{version}/sha256sums.txt").default(DEFAULT_THANOS_SHA256SUMS_URL_TEMPLATE),
   sha256: z.strictObject({ amd64: sha256.optional(), arm64: sha256.optional() }).optional(),
 });
 
-const pemCertificate = z.string().includes("-----BEGIN CERTIFICATE-----", { error: "must be a PEM certificate" });
-const pemPrivateKey = z.string().regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, { error: "must be a PEM private key" });
 const tls = z.strictObject({
   caCert: pemCertificate,
   sidecarCert: pemCertificate,
@@ -384,8 +466,10 @@ const schema = z.strictObject({
     .regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, { error: "must be a PEM or OpenSSH private key" })
     .optional(),
   objstore,
-  objstoreSecretKey: z.string().min(1, { error: "must not be empty" }),
+  // One line: the scripts hide every output line that holds it, line by line.
+  objstoreSecretKey: oneLine("the secret key"),
   tls: tls.optional(),
+  prometheusCredentials: prometheusCredentials.optional(),
 });
 
 export type StackConfig = z.output<typeof schema>;
@@ -408,7 +492,7 @@ export function checkStackOutputHost(key: string, source: { stack: string; outpu
 }
 
 /** Keys whose values must be stored encrypted (`pulumi config set --secret`). */
-const SECRET_KEYS = ["sshPrivateKey", "objstoreSecretKey", "tls"] as const;
+const SECRET_KEYS = ["sshPrivateKey", "objstoreSecretKey", "tls", "prometheusCredentials"] as const;
 /** Keys whose values are plain strings; every other key holds YAML/JSON structure. */
 const STRING_KEYS = new Set(["thanosVersion", "sshPrivateKey", "objstoreSecretKey"]);
 
@@ -475,6 +559,18 @@ function checkConsistency(config: StackConfig, problems: string[]): void {
   if (config.vms.length > 0 && config.sshPrivateKey === undefined) {
     problems.push(`${at("sshPrivateKey")}: is required when vms are configured; run: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`);
   }
+  for (const name of Object.keys(config.prometheusCredentials ?? {})) {
+    if (!seenNames.has(name)) {
+      problems.push(`${at(`prometheusCredentials.${name}`)}: no VM is named ${JSON.stringify(name)}; the keys are vms[].name`);
+    }
+  }
+  // At preview the labels are known where configurePrometheus sets them; the others are read from each VM on `up`.
+  const configured = config.vms.flatMap((vm, index) =>
+    vm.configurePrometheus ? [{ index, name: vm.name, haGroup: vm.haGroup, labels: vm.configurePrometheus.externalLabels }] : [],
+  );
+  problems.push(
+    ...fleetLabelProblems(configured, config.kubernetes.querier.replicaLabels, (member) => at(`vms[${member.index}].configurePrometheus.externalLabels`), "configurePrometheus sets"),
+  );
   if (config.tls && config.vms.length === 0 && !config.tls.inClusterSidecar) {
     problems.push(`${at("tls")}: no endpoint would use it; configure vms or set tls.inClusterSidecar: true`);
   }

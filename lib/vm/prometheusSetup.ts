@@ -3,7 +3,8 @@
  * Debian/Ubuntu packaged Prometheus: block durations in /etc/default/prometheus, external labels in prometheus.yml.
  */
 import type { VmConfig } from "../config";
-import { LOCK_PATH } from "./paths";
+import { PAYLOAD_MAGIC } from "./payload";
+import { LOCK_PATH, WORK_ROOT } from "./paths";
 import { CONTROL_CHARACTERS, type ScriptValues } from "./shell";
 
 type PrometheusSetup = NonNullable<VmConfig["configurePrometheus"]>;
@@ -30,6 +31,11 @@ function assertSetup(setup: PrometheusSetup): void {
   }
 }
 
+/** The labels a setup sets, as one flow-style YAML map for messages: {cluster: "prom_vm"}. */
+function wantedLabels(setup: PrometheusSetup): string {
+  return `{${Object.entries(setup.externalLabels).map(([name, value]) => `${name}: ${JSON.stringify(value)}`).join(", ")}}`;
+}
+
 /** The values of a VM's Prometheus setup script, as scripts/values/prometheus-setup.sh declares them. */
 export function prometheusSetupValues(vm: Pick<VmConfig, "name" | "prometheusUrl" | "readyTimeoutSeconds">, setup: PrometheusSetup): ScriptValues {
   assertSetup(setup);
@@ -46,7 +52,18 @@ export function prometheusSetupValues(vm: Pick<VmConfig, "name" | "prometheusUrl
     LABEL_VALUES: labels.map(([, value]) => value),
     // JSON strings are valid YAML double-quoted scalars.
     LABEL_YAML: labels.map(([, value]) => JSON.stringify(value)),
-    WANTED_LABELS: `{${labels.map(([name, value]) => `${name}: ${JSON.stringify(value)}`).join(", ")}}`,
+    WANTED_LABELS: wantedLabels(setup),
     READY_TIMEOUT_SECONDS: Math.max(vm.readyTimeoutSeconds, MIN_PROMETHEUS_READY_SECONDS),
+    WORK_ROOT,
+    PAYLOAD_MAGIC,
   };
+}
+
+/**
+ * The values of a VM's external-labels script, as scripts/values/external-labels.sh declares them. The labels
+ * configurePrometheus sets are among them, so that the read runs again when the setup changes them.
+ */
+export function externalLabelsValues(vm: Pick<VmConfig, "name" | "prometheusUrl" | "configurePrometheus">): ScriptValues {
+  const configured = vm.configurePrometheus ? wantedLabels(vm.configurePrometheus) : "";
+  return { VM_NAME: vm.name, PROMETHEUS_URL: vm.prometheusUrl, CONFIGURED_LABELS: configured, WORK_ROOT, PAYLOAD_MAGIC };
 }

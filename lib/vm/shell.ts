@@ -4,8 +4,10 @@
  * is given. Rendering inlines every sourced file once, in the order written, and puts one quoted `readonly`
  * assignment per value where the stub was: the code is constant text, so no value can change a script's syntax.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { gzipSync } from "node:zlib";
 
 /** A control character (C0 or DEL): values that end up in unit files, YAML or script comments must not hold one. */
 export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
@@ -16,7 +18,7 @@ export function shQuote(value: string): string {
 }
 
 /** The entry scripts, by the name of their file in scripts/. */
-export type VmScript = "install" | "delete" | "prometheus-setup";
+export type VmScript = "install" | "delete" | "prometheus-setup" | "external-labels";
 
 type ScriptValue = string | number | boolean | readonly string[];
 export type ScriptValues = Record<string, ScriptValue>;
@@ -95,20 +97,25 @@ function references(code: string, name: string): boolean {
   return new RegExp(`(?<![A-Za-z0-9_])${name}(?![A-Za-z0-9_])`).test(code);
 }
 
-/**
- * One script as bash receives it: the entry with its sourced files inlined, each once, and the values in place of
- * the stub. Only the values the code uses get an assignment, so shellcheck sees no dead variables.
- */
-export function renderScript(script: VmScript, values: ScriptValues): string {
+/** An entry script with its sourced files inlined, each once: the code before its values stub and after it. */
+interface AssembledScript {
+  entry: string;
+  stub: string;
+  before: string[];
+  after: string[];
+}
+
+/** The code of a script: the same for every VM; only the values put in place of its stub differ. */
+function assemble(script: VmScript): AssembledScript {
   const entry = `${script}.sh`;
   const lines = scriptLines(entry);
   if (lines[0] !== SHEBANG) throw new Error(`${entry} must start with ${SHEBANG}`);
-  const beforeStub: string[] = [];
-  const afterStub: string[] = [];
+  const before: string[] = [];
+  const after: string[] = [];
   let stub: string | undefined;
   const inlined = new Set<string>();
   for (const line of lines) {
-    const out = stub === undefined ? beforeStub : afterStub;
+    const out = stub === undefined ? before : after;
     const source = SOURCE_LINE.exec(line)?.[1];
     if (source === undefined) {
       if (ANY_SOURCE_LINE.test(line)) throw new Error(`${entry}: source takes a plain path under scripts/: ${line}`);
@@ -125,19 +132,49 @@ export function renderScript(script: VmScript, values: ScriptValues): string {
     }
   }
   if (stub === undefined) throw new Error(`${entry} sources no values stub (${STUB_DIR}*.sh)`);
-  checkValues(entry, stub, values);
-  const code = [...beforeStub, ...afterStub].join("\n");
+  return { entry, stub, before, after };
+}
+
+/** The values block for a script: comment lines and, when the code uses any, `{ readonly NAME=...; }`. */
+function valuesBlock(assembled: AssembledScript, values: ScriptValues): string[] {
+  checkValues(assembled.entry, assembled.stub, values);
+  const code = [...assembled.before, ...assembled.after].join("\n");
   const header = Object.entries(values)
     .filter(([name]) => references(code, name))
     .map(([name, value]) => assignment(name, value));
   return [
-    ...beforeStub,
-    `# The values for this VM, set by thanos-global-view in place of ${stub}; the code around them is fixed.`,
+    `# The values for this VM, set by thanos-global-view in place of ${assembled.stub}; the code around them is fixed.`,
     "# shellcheck disable=SC2016 # the values are literal text, $ and ` included",
     ...(header.length > 0 ? ["{", ...header, "}"] : []),
-    ...afterStub,
-    "",
-  ].join("\n");
+  ];
+}
+
+/**
+ * One script as bash receives it: the entry with its sourced files inlined, each once, and the values in place of
+ * the stub. Only the values the code uses get an assignment, so shellcheck sees no dead variables.
+ */
+export function renderScript(script: VmScript, values: ScriptValues): string {
+  const assembled = assemble(script);
+  return [...assembled.before, ...valuesBlock(assembled, values), ...assembled.after, ""].join("\n");
+}
+
+/**
+ * The fixed code of a script as it travels: the entry and its sourced files without the values, without the
+ * shebang and without full-line comments other than shellcheck directives (none of the scripts has a multi-line
+ * string, so no such line is data). Ends with one newline.
+ */
+function travellingCode(assembled: AssembledScript): string {
+  const keep = (line: string) => !/^\s*#/.test(line) || /^\s*# shellcheck /.test(line);
+  return `${[...assembled.before.slice(1), ...assembled.after].filter(keep).join("\n")}\n`;
+}
+
+/** Code uploaded to the VM beside its command (remote.CopyToRemote), instead of travelling inside it. */
+export interface UploadedCode {
+  /** What to write to the file. */
+  text: string;
+  sha256: string;
+  /** Relative to the SSH user's home directory, as SFTP resolves it. */
+  remotePath: string;
 }
 
 interface RemoteCommandOptions {
@@ -145,13 +182,60 @@ interface RemoteCommandOptions {
   sudo: boolean;
   /** $0 of the script, shown in bash's own error messages. */
   name: string;
+  /**
+   * Upload the code to this path (relative to the SSH user's home) instead of carrying it, gzip-compressed, in the
+   * command. The command string is kept in state twice (inputs and outputs): uploaded code costs it nothing.
+   */
+  uploadTo?: string;
 }
 
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** The fixed code of a script, to upload to `remotePath` (relative to the SSH user's home) for remoteCommand. */
+export function uploadedCode(script: VmScript, remotePath: string): UploadedCode {
+  const text = travellingCode(assemble(script));
+  return { text, sha256: sha256(text), remotePath };
+}
+
+/** gzip, then base64 in lines of 76 characters; the same text always gives the same lines. */
+function packed(text: string): string[] {
+  return gzipSync(text, { level: 9 }).toString("base64").match(/.{1,76}/g) ?? [];
+}
+
+/** Says what went wrong, naming the VM (every script's values hold VM_NAME), and exits. */
+const fail = (message: string) => `printf 'thanos-global-view: vm %s: %s\\n' "$VM_NAME" "${message}" >&2; exit 1`;
+
 /**
- * The exact command string handed to SSH: `bash -c '<script>' <name>`. sshd runs it with the user's login shell,
- * which may be sh, so the script travels as one single-quoted word and bash (not the login shell) interprets it.
- * It carries no secrets: those come on stdin.
+ * The exact command string handed to SSH: `bash -c '<script>' <name> [<uploaded code>]`. sshd runs it with the
+ * user's login shell, which may be sh, so the script travels as one single-quoted word and bash (not the login
+ * shell) interprets it. The script is the VM's values, readable (a `pulumi preview --diff` shows which value
+ * changed), then the fixed code: carried gzip-compressed, or uploaded beforehand and checked against its sha256.
+ * Either way bash reads the code into a variable and runs that, so what runs is what was checked. It carries no
+ * secrets: those come on stdin.
  */
-export function remoteCommand(script: string, options: RemoteCommandOptions): string {
-  return `${options.sudo ? "sudo -n " : ""}bash -c ${shQuote(script)} ${shQuote(options.name)}`;
+export function remoteCommand(script: VmScript, values: ScriptValues, options: RemoteCommandOptions): string {
+  const assembled = assemble(script);
+  const upload = options.uploadTo === undefined ? undefined : uploadedCode(script, options.uploadTo);
+  const unpack = upload
+    ? [
+        `# The fixed code of ${script}.sh was uploaded to the file named by $1; it runs only with sha256 ${upload.sha256}.`,
+        // The dot keeps the trailing newline that $(...) would strip, so the check sees the file's every byte.
+        'code=$(cat -- "$1" 2>/dev/null && echo .)',
+        "code=${code%.}",
+        `if [[ $(printf '%s' "$code" | sha256sum) != "${upload.sha256}  -" ]]; then`,
+        `  ${fail(`$1 is missing or is not the ${script} code this stack uploaded; upload it again: pulumi up --replace the VM's install-code resource`)}`,
+        "fi",
+      ]
+    : [
+        `# The fixed code of ${script}.sh (lib/vm/scripts), gzip and base64.`,
+        "code=$(base64 -d <<'CODE' | gzip -dc",
+        ...packed(travellingCode(assembled)),
+        "CODE",
+        `) || { ${fail("cannot unpack the script: the VM needs base64 and gzip")}; }`,
+      ];
+  const [comment, ...block] = valuesBlock(assembled, values);
+  const readByCode = "# shellcheck disable=SC2034 # the code that eval runs below reads them";
+  const text = ["#!/bin/bash", comment, readByCode, ...block, ...unpack, 'eval "$code"', ""].join("\n");
+  const file = upload ? ` "$HOME"/${shQuote(upload.remotePath)}` : "";
+  return `${options.sudo ? "sudo -n " : ""}bash -c ${shQuote(text)} ${shQuote(options.name)}${file}`;
 }

@@ -6,6 +6,7 @@ import { PAYLOAD_MAGIC } from "./payload";
 import { CONFIG_DIR, INSTALL_ROOT, LOCK_PATH, OWNER_MARKER_PATH, UNIT_NAME, UNIT_PATH, WORK_ROOT, thanosVersionDir } from "./paths";
 import type { ScriptValues } from "./shell";
 import type { VmStackSettings } from "./stackSettings";
+import type { SidecarFlagSettings } from "./flags";
 import { renderSidecarUnit } from "./unit";
 
 /** Stands for the sidecar's user in the unit: the script puts in the user it resolves on the VM. */
@@ -21,8 +22,15 @@ function ownershipToken(vm: Pick<VmConfig, "name" | "port">, host: string, owner
   return createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 32);
 }
 
+/**
+ * A VM's entry with what the stack derives for it from other keys: whether Prometheus needs credentials or a CA
+ * (SidecarFlagSettings), and how long a restarted sidecar that the next replica of its HA group waits for stays
+ * ready before the install returns (the querier must have found it again first; 0 without such a replica).
+ */
+export type VmSidecarSettings = VmConfig & SidecarFlagSettings & { settleSeconds?: number };
+
 /** The values of a VM's sidecar scripts (install and delete), as scripts/values/sidecar.sh declares them. */
-export function sidecarScriptValues(vm: VmConfig, host: string, stack: VmStackSettings): ScriptValues {
+export function sidecarScriptValues(vm: VmSidecarSettings, host: string, stack: VmStackSettings): ScriptValues {
   const version = stack.thanosVersion.text;
   const sources = thanosSources(version, stack.thanosDownload);
   return {
@@ -46,6 +54,8 @@ export function sidecarScriptValues(vm: VmConfig, host: string, stack: VmStackSe
     READY_URL: sidecarReadyUrl(vm.bindAddress, vm.httpPort),
     READY_TIMEOUT_SECONDS: vm.readyTimeoutSeconds,
     TLS_ENABLED: stack.tls,
+    PROMETHEUS_CLIENT_CONFIG: vm.prometheusClientConfig ?? false,
+    SETTLE_SECONDS: vm.settleSeconds ?? 0,
     PAYLOAD_MAGIC,
     TARBALL_URL_AMD64: sources.amd64.tarballUrl,
     SUMS_URL_AMD64: sources.amd64.sha256sumsUrl,

@@ -37,6 +37,8 @@ const MINUTE = 60_000;
 const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
 /** The VM sidecar's remote command, and the querier's Deployment, as URNs end. */
 const SIDECAR_COMMAND = "::prom-vm-sidecar";
+/** The upload of the install's code, which runs first over the same connection. */
+const INSTALL_CODE_UPLOAD = "::prom-vm-install-code";
 const QUERIER_DEPLOYMENT_URN = "kubernetes:apps/v1:Deployment::querier";
 /** The in-cluster sidecars' gRPC port (prometheus-operator's port `grpc`). */
 const SIDECAR_GRPC_PORT = 10901;
@@ -528,7 +530,7 @@ test("a failing install fails pulumi up with the command string and its output, 
   assert.notEqual(result.code, 0, output);
   // The provider's error is x/crypto's exit status, the whole command string as Go quotes it, then the command's
   // stdout and stderr together (whatever `logging` says).
-  const install = (await sandbox.vmCommand({ vm: { tsdbPath: missing }, thanosVersion: NEXT_VERSION })).update;
+  const install = (await sandbox.vmCommand({ vm: { tsdbPath: missing }, thanosVersion: NEXT_VERSION })).create;
   assert.ok(output.includes(`Process exited with status 1: running ${JSON.stringify(install)}:\n`), `no command string in:\n${output.slice(0, 3000)}`);
   assert.match(output, new RegExp(`tsdbPath ${missing} does not exist on the VM`));
   for (const secret of plainSecrets()) assert.ok(!output.includes(secret), "a secret in the failed up's output");
@@ -542,8 +544,8 @@ test("a failing install fails pulumi up with the command string and its output, 
 
 test("a wrong pinned host key fails pulumi up with a host key mismatch, and nothing runs on the VM", { timeout: 10 * MINUTE }, async () => {
   await stack.setConfig({ "vms[0].hostKey": otherHostKey() });
-  // The connection is a secret input: its change is an update, shown as [secret].
-  assert.deepEqual(await plannedChanges(), ["update prom-vm-sidecar"]);
+  // The connection is a secret input: its change is an update, shown as [secret]; the upload comes first.
+  assert.deepEqual(await plannedChanges(), ["update prom-vm-install-code", "update prom-vm-sidecar"]);
   const before = await sandbox.sidecarUnitState();
   const since = new Date();
   const result = await timed("pulumi up with a wrong host key", () => stack.up([], { allowFailure: true }));
@@ -582,8 +584,10 @@ test("an unreachable VM fails pulumi up after the component's dial limits", { ti
   // The limits the component sets on the connection, as the command provider gets them.
   const { dialErrorLimit, perDialTimeout } = (await sandbox.vmCommand()).connection;
   const events = engineEvents(result.stdout);
-  const ours = (event: EngineEvent) => event.diagnosticEvent?.urn?.endsWith(SIDECAR_COMMAND) ?? false;
-  const started = events.find((event) => event.resourcePreEvent?.metadata.urn.endsWith(SIDECAR_COMMAND));
+  // The upload of the install's code dials first, with the same connection; the install never starts.
+  const ours = (event: EngineEvent) => event.diagnosticEvent?.urn?.endsWith(INSTALL_CODE_UPLOAD) ?? false;
+  const started = events.find((event) => event.resourcePreEvent?.metadata.urn.endsWith(INSTALL_CODE_UPLOAD));
+  assert.ok(!events.some((event) => event.resourcePreEvent?.metadata.urn.endsWith(SIDECAR_COMMAND)), "the install ran after a failed upload");
   const error = events.find((event) => ours(event) && event.diagnosticEvent?.severity === "error");
   assert.ok(started && error, result.stdout.slice(-3000));
   assert.match(error.diagnosticEvent!.message, new RegExp(`after ${dialErrorLimit} failed attempts: dial tcp ${sandbox.vm.address.replaceAll(".", "\\.")}:${hole.port}: i/o timeout`));

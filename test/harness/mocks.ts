@@ -12,6 +12,8 @@ export interface RecordedResource {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  /** The names of the resources it depends on (dependsOn and its inputs' resources), as the engine would get them. */
+  dependencies: string[];
   /** performance.now() when the mocks saw it. */
   registeredAt: number;
 }
@@ -19,13 +21,36 @@ export interface RecordedResource {
 export const recorded: RecordedResource[] = [];
 /** Outputs of other stacks, by stack name, served to StackReferences. */
 export const stackOutputs = new Map<string, Record<string, unknown>>();
+/**
+ * What each VM's Prometheus reports as its external labels, by VM name, when the program reads them (the
+ * `<name>-external-labels` command's stdout); a VM not listed reports {cluster: <its name>}.
+ */
+export const vmExternalLabels = new Map<string, Record<string, string>>();
+
+const LABEL_READ = /-external-labels$/;
+
+/** The stdout of external-labels.sh on a VM whose Prometheus has these labels. */
+function labelReport(vm: string, labels: Record<string, string>): string {
+  const yaml = Object.entries(labels).map(([name, value]) => `    ${name}: ${JSON.stringify(value)}`).join("\n");
+  return `thanos-global-view: vm ${vm}: external labels: ${JSON.stringify(yaml).slice(1, -1)}\n`;
+}
 
 const mocks: pulumi.runtime.Mocks = {
   newResource(args) {
-    recorded.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown>, registeredAt: performance.now() });
+    recorded.push({
+      type: args.type,
+      name: args.name,
+      inputs: args.inputs as Record<string, unknown>,
+      dependencies: pendingDependencies.get(args.name) ?? [],
+      registeredAt: performance.now(),
+    });
     if (args.type === "pulumi:pulumi:StackReference") {
       const stack = String(args.inputs.name);
       return { id: stack, state: { name: stack, outputs: stackOutputs.get(stack) ?? {}, secretOutputNames: [] } };
+    }
+    if (args.type === "command:remote:Command" && LABEL_READ.test(args.name)) {
+      const vm = args.name.replace(LABEL_READ, "");
+      return { id: `${args.name}-id`, state: { ...args.inputs, stdout: labelReport(vm, vmExternalLabels.get(vm) ?? { cluster: vm }), stderr: "" } };
     }
     return { id: `${args.name}-id`, state: args.inputs };
   },
@@ -34,8 +59,27 @@ const mocks: pulumi.runtime.Mocks = {
   },
 };
 
+/** Dependencies of the registration under way, by resource name: the mocks API does not pass them on. */
+const pendingDependencies = new Map<string, string[]>();
+
+interface RegisterRequest {
+  getName(): string;
+  getDependenciesList(): string[];
+}
+
+/** Sets the mocks, then has the mock monitor note each request's dependencies before the mocks see it. */
+async function installMocks(stack: string, preview: boolean): Promise<void> {
+  await pulumi.runtime.setMocks(mocks, PROJECT, stack, preview);
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(request: RegisterRequest, callback: unknown): Promise<void> };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (request, callback) => {
+    pendingDependencies.set(request.getName(), request.getDependenciesList().map((urn) => urn.split("::").pop()!));
+    return register(request, callback);
+  };
+}
+
 // Components and resources created directly by a test (not through runProgram) need mocks in place too.
-void pulumi.runtime.setMocks(mocks, PROJECT, "test", false);
+void installMocks("test", false);
 
 /** The value of an Output, once known. */
 export function valueOf<T>(output: pulumi.Input<T>): Promise<T> {
@@ -86,7 +130,7 @@ export async function runProgram(
   secretKeys: readonly string[] = [],
   options: RunOptions = {},
 ): Promise<Record<string, unknown>> {
-  await pulumi.runtime.setMocks(mocks, PROJECT, options.stack ?? "test", options.preview ?? false);
+  await installMocks(options.stack ?? "test", options.preview ?? false);
   recorded.length = 0;
   pulumi.runtime.setAllConfig(asRawConfig(config), [...secretKeySet(secretKeys)]);
   const program = require.resolve("../../index");

@@ -2,10 +2,11 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as zlib from "node:zlib";
 import { parseStackConfig, type VmConfig } from "../../lib/config";
 import { PROJECT } from "../../lib/project";
 import { parseThanosVersion } from "../../lib/thanosVersion";
-import { vmSidecarCommands } from "../../lib/vm/commands";
+import { installCode, vmPrometheusCommands, vmSidecarCommands } from "../../lib/vm/commands";
 import { PAYLOAD_MAGIC } from "../../lib/vm/payload";
 import type { VmStackSettings } from "../../lib/vm/stackSettings";
 import { runCommand, type CommandResult } from "./command";
@@ -44,11 +45,23 @@ export function parsePayload(payload: string): Record<string, string> {
   );
 }
 
-/** The script inside a remote command (`[sudo -n ]bash -c '<script>' '<name>'`), unquoted. */
+/** The script inside a remote command (`[sudo -n ]bash -c '<script>' '<name>'[ "$HOME"/'<code>']`), unquoted. */
 export function scriptOf(command: string): string {
-  const match = /^(?:sudo -n )?bash -c '([\s\S]*)' '[a-z-]+'$/.exec(command);
+  const match = /^(?:sudo -n )?bash -c '([\s\S]*)' '[a-z-]+'(?: "\$HOME"\/'[^']+')?$/.exec(command);
   if (!match) throw new Error(`not a bash -c command: ${command.slice(0, 80)}`);
   return match[1].replace(/'\\''/g, "'");
+}
+
+/**
+ * What a remote command runs, as one file: its values, then its fixed code, unpacked from the command or, for the
+ * install, the uploaded code (installCode()).
+ */
+export function effectiveScript(command: string): string {
+  const script = scriptOf(command);
+  const values = script.slice(0, script.search(/^# The fixed code of /m));
+  const packed = /^code=\$\(base64 -d <<'CODE' \| gzip -dc\n([A-Za-z0-9+/=\n]*)\nCODE\n/m.exec(script);
+  const code = packed ? zlib.gunzipSync(Buffer.from(packed[1], "base64")).toString("utf8") : installCode().text;
+  return `${values}${code}`;
 }
 
 /** The rendered value of a plain text value (`readonly NAME='...'` in the script's header). */
@@ -97,18 +110,26 @@ export const SCRIPT_VARIANTS: Record<string, ScriptVariant> = {
 };
 
 /**
- * Writes each command's script of a variant to `<dir>/<kind>.sh`, after checking the variant renders exactly the
- * commands its VM entry asks for: install and delete, and the Prometheus setup with configurePrometheus.
+ * Writes what each command of a variant runs (effectiveScript) to `<dir>/<kind>.sh`, and the script the command
+ * itself holds to `<dir>/<kind>-command.sh`, after checking the variant renders exactly the
+ * commands its VM entry asks for: install and delete, the external labels' read, and the Prometheus setup with
+ * configurePrometheus.
  */
 export function writeRenderedScripts(dir: string, variant: ScriptVariant): { kind: string; command: string; file: string }[] {
-  const commands = Object.entries(vmSidecarCommands(variant.vm, variant.host, variant.stack));
+  const commands = Object.entries({ ...vmSidecarCommands(variant.vm, variant.host, variant.stack), ...vmPrometheusCommands(variant.vm) });
   assert.deepEqual(
     commands.map(([kind]) => kind),
-    ["install", "delete", ...(variant.vm.configurePrometheus ? ["prometheusSetup"] : [])],
+    ["install", "delete", "externalLabels", ...(variant.vm.configurePrometheus ? ["setup"] : [])],
   );
-  return commands.map(([kind, command]) => {
+  return commands.flatMap(([kind, command]) => {
     const file = path.join(dir, `${kind}.sh`);
-    fs.writeFileSync(file, scriptOf(command));
-    return { kind, command, file };
+    fs.writeFileSync(file, effectiveScript(command));
+    // The script bash -c gets: the values and what unpacks or checks the code.
+    const loader = path.join(dir, `${kind}-command.sh`);
+    fs.writeFileSync(loader, scriptOf(command));
+    return [
+      { kind, command, file },
+      { kind: `${kind} (command)`, command, file: loader },
+    ];
   });
 }

@@ -20,6 +20,8 @@ export interface FakePrometheus {
   ready: boolean;
   /** Raw body for /api/v1/status/flags instead of the compact JSON of `flags`. */
   flagsBody?: string;
+  /** The Authorization header its API wants (as behind --web.config.file basic auth); anything else gets 401. */
+  authorization?: string;
 }
 
 export interface FakeHost {
@@ -64,6 +66,10 @@ export async function startFakeHost(prometheus: FakePrometheus): Promise<FakeHos
     const url = request.url ?? "/";
     requests.set(url, (requests.get(url) ?? 0) + 1);
     const { prometheus: state } = host;
+    const isPrometheus = url.startsWith("/api/") || url === "/-/ready";
+    if (isPrometheus && state.authorization !== undefined && request.headers.authorization !== state.authorization) {
+      return send(response, 401, "Unauthorized");
+    }
     if (url === "/api/v1/status/flags") {
       const flags = Object.fromEntries(Object.entries(state.flags).filter(([, value]) => value !== undefined));
       return send(response, 200, state.flagsBody ?? JSON.stringify({ status: "success", data: flags }));

@@ -6,11 +6,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ThanosDownload, VmConfig } from "../../lib/config";
+import type { ThanosDownload } from "../../lib/config";
 import { parseThanosVersion } from "../../lib/thanosVersion";
 import { sidecarSecrets, vmSidecarPayload } from "../../lib/vm/payload";
 import { renderScript, type ScriptValues, type VmScript } from "../../lib/vm/shell";
-import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
+import { sidecarScriptValues, type VmSidecarSettings } from "../../lib/vm/sidecarValues";
 import type { VmStackSettings } from "../../lib/vm/stackSettings";
 import { type CommandResult } from "../harness/command";
 import { runBash, STACK, VM, VM_HOST } from "../harness/vm";
@@ -22,7 +22,7 @@ export const NOBODY = 65534;
 
 /** What one `pulumi up` renders the scripts from. */
 export interface Deployment {
-  vm: VmConfig;
+  vm: VmSidecarSettings;
   stack: VmStackSettings;
 }
 
@@ -57,8 +57,8 @@ export class SimulatedVm {
       sha256?: ThanosDownload["sha256"];
       name?: string;
       httpPort?: number;
-      /** Any other keys of the VM entry. */
-      vm?: Partial<VmConfig>;
+      /** Any other keys of the VM entry, and what the stack derives for it. */
+      vm?: Partial<VmSidecarSettings>;
     } = {},
   ): Deployment {
     const download: ThanosDownload = {
@@ -107,7 +107,7 @@ export class SimulatedVm {
 
   install(
     input: Deployment,
-    payload = vmSidecarPayload(sidecarSecrets(OBJSTORE, SECRET)),
+    payload = vmSidecarPayload(sidecarSecrets(OBJSTORE, SECRET, undefined, {})),
     signal?: { name: NodeJS.Signals; afterMs: number },
     /** Shell run just before main, e.g. to close stderr as a dropped SSH session does. */
     beforeMain = "",

@@ -10,7 +10,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { renderObjstoreYaml } from "../../lib/objstore";
-import { vmSidecarPayload } from "../../lib/vm/payload";
+import { parseExternalLabels } from "../../lib/fleet";
+import { prometheusSecrets, sidecarSecrets, vmSidecarPayload } from "../../lib/vm/payload";
+import { prometheusHttpClientYaml } from "../../lib/vm/prometheusAccess";
+import { externalLabelsValues } from "../../lib/vm/prometheusSetup";
+import { renderScript } from "../../lib/vm/shell";
+import { runBash } from "../harness/vm";
 import { type CommandResult } from "../harness/command";
 import { goodPrometheus, publishFakeRelease, startFakeHost, type FakeHost } from "./fakeHost";
 import { requireRoot, requireTool } from "./requirements";
@@ -219,9 +224,64 @@ describe("install and delete on a simulated VM", () => {
   });
 
   it("rejects a truncated payload before changing anything", async () => {
-    const result = await vm.install(vm.input(), vmSidecarPayload({ objstoreYaml: "x", redact: [] }).replace("end\n", ""));
+    const result = await vm.install(vm.input(), vmSidecarPayload({ objstoreYaml: "x", prometheus: {}, redact: [] }).replace("end\n", ""));
     assert.equal(result.code, 1);
     assert.match(result.stderr, /the payload on stdin is truncated/);
     for (const gone of [vm.unitPath, vm.configDir, vm.installRoot]) assert.equal(fs.existsSync(gone), false, `${gone} exists`);
+  });
+
+  it("reaches a Prometheus behind basic auth with the payload's credentials: preflight, and the sidecar's own file", async () => {
+    const credentials = { username: "thanos", password: "pa\"ss w0rd" };
+    host.prometheus.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
+    try {
+      const without = await vm.install(vm.input({ logLevel: "warn" }));
+      assert.equal(without.code, 1);
+      assert.match(without.stderr, /Prometheus does not answer at http:\/\/127\.0\.0\.1:\d+ \(curl: \(22\) The requested URL returned error: 401\)/);
+      assert.deepEqual(vm.takeSystemctlCalls(), []);
+
+      const access = { credentials, caCert: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n" };
+      const input = vm.input({ logLevel: "warn", vm: { prometheusClientConfig: true } });
+      const result = await vm.install(input, vmSidecarPayload(sidecarSecrets(OBJSTORE, SECRET, undefined, access)));
+      assertSucceeded(result);
+      assert.ok(!`${result.stdout}${result.stderr}`.includes(credentials.password), "the password was printed");
+      assert.match(vm.unit(), /--prometheus\.http-client-file=\/etc\/thanos-global-view\/prometheus-http\.yml/);
+      for (const [file, content] of [
+        ["prometheus-http.yml", prometheusHttpClientYaml(credentials, true)],
+        ["prometheus-ca.crt", access.caCert],
+      ]) {
+        const target = path.join(vm.configDir, file);
+        assert.equal(fs.readFileSync(target, "utf8"), content);
+        assert.equal(fs.statSync(target).mode & 0o777, 0o400);
+        assert.equal(fs.statSync(target).uid, NOBODY);
+      }
+      vm.takeSystemctlCalls();
+    } finally {
+      delete host.prometheus.authorization;
+    }
+    // Without credentials again, the files go and the flag with them.
+    assertSucceeded(await vm.install(vm.input({ logLevel: "warn" })));
+    assert.ok(!vm.unit().includes("--prometheus.http-client-file"));
+    assert.deepEqual(["prometheus-http.yml", "prometheus-ca.crt"].filter((file) => fs.existsSync(path.join(vm.configDir, file))), []);
+    vm.takeSystemctlCalls();
+  });
+
+  it("the label read prints Prometheus' external labels as the stack parses them, credentials from stdin", async () => {
+    host.prometheus.configYaml = 'global:\n  scrape_interval: 15s\n  external_labels:\n    cluster: prom_vm\n    region: "eu \\"1\\""\nscrape_configs: []\n';
+    host.prometheus.authorization = "Bearer t0k3n";
+    try {
+      const values = { ...externalLabelsValues({ name: "prom-vm", prometheusUrl: host.url }), WORK_ROOT: vm.workRoot };
+      const payload = vmSidecarPayload(prometheusSecrets({ credentials: { bearerToken: "t0k3n" } }));
+      const result = await runBash(renderScript("external-labels", values), payload);
+      assertSucceeded(result);
+      assert.deepEqual(parseExternalLabels(result.stdout), { cluster: "prom_vm", region: 'eu "1"' });
+      assert.ok(!result.stdout.includes("t0k3n"));
+      assert.deepEqual(fs.readdirSync(vm.workRoot), [], "the payload was left behind");
+      const refused = await runBash(renderScript("external-labels", values), vmSidecarPayload(prometheusSecrets({})));
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /Prometheus does not answer at .*\/api\/v1\/status\/config \(curl: \(22\) The requested URL returned error: 401\): check prometheusUrl, its credentials/);
+    } finally {
+      delete host.prometheus.authorization;
+      host.prometheus.configYaml = goodPrometheus(vm.tsdb).configYaml;
+    }
   });
 });

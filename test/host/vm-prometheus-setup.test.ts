@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { parse } from "yaml";
 import { prometheusSetupValues } from "../../lib/vm/prometheusSetup";
+import { prometheusSecrets, vmSidecarPayload } from "../../lib/vm/payload";
 import { renderScript } from "../../lib/vm/shell";
 import { runBash, VM } from "../harness/vm";
 import { type CommandResult } from "../harness/command";
@@ -98,9 +99,11 @@ describe("Prometheus setup", () => {
       DEFAULTS_FILE: defaults,
       PROMETHEUS_CONFIG: config,
       LOCK_PATH: path.join(fakeDir, "lock"),
+      WORK_ROOT: fakeDir,
       READY_TIMEOUT_SECONDS: 2,
     };
-    return runBash(withFakes(renderScript("prometheus-setup", values), { file: "prometheus-tools", variables: { FAKE_DIR: fakeDir } }));
+    const payload = vmSidecarPayload(prometheusSecrets({}));
+    return runBash(withFakes(renderScript("prometheus-setup", values), { file: "prometheus-tools", variables: { FAKE_DIR: fakeDir } }), payload);
   }
 
   const calls = (tool: string) => {

@@ -12,10 +12,12 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig, type StackConfig } from "../../lib/config";
 import { renderObjstoreYaml } from "../../lib/objstore";
 import { parseThanosVersion } from "../../lib/thanosVersion";
 import { UNIT_NAME } from "../../lib/vm/paths";
+import { shQuote } from "../../lib/vm/shell";
 import { asRawConfig, secretKeySet } from "../harness/configs";
 import { byType, recorded, reveal, runProgram, valueOf } from "../harness/mocks";
 import { startCluster, type Cluster } from "./cluster";
@@ -66,15 +68,25 @@ export interface VmChange {
   vm?: Record<string, unknown>;
   /** Another thanosVersion; the mirror must serve it (extraThanosVersions). */
   thanosVersion?: string;
+  /** Other top-level keys to set, e.g. tls or prometheusCredentials (stored as secrets, as the stack wants them). */
+  stack?: RawStackConfig;
 }
+
+/** Top-level keys a change may set that the stack wants stored encrypted. */
+const CHANGE_SECRET_KEYS = ["tls", "prometheusCredentials"];
+
+/** The config keys stored encrypted for a config: the sandbox's own and those of a change. */
+const secretKeysOf = (config: RawStackConfig) => [...SANDBOX_SECRET_KEYS, ...CHANGE_SECRET_KEYS.filter((key) => key in config)];
 
 /** What the program registers for the VM entry: the sidecar's remote command, as the command provider gets it. */
 interface RegisteredVmCommand {
+  /** Create, and update too (the provider falls back to create). */
   create: string;
-  update: string;
   delete: string;
   stdin: string;
   connection: { host: string; port: number; dialErrorLimit: number; perDialTimeout: number };
+  /** The install's code, uploaded first (a remote.CopyToRemote): the local file and where it goes in the SSH user's home. */
+  upload: { file: string; remotePath: string };
 }
 
 export interface VmCommandResult {
@@ -191,6 +203,7 @@ export class GlobalViewSandbox {
     const [vm, ...others] = config.vms as Record<string, unknown>[];
     return {
       ...config,
+      ...change.stack,
       ...(change.thanosVersion !== undefined && { thanosVersion: change.thanosVersion }),
       vms: [{ ...vm, ...change.vm }, ...others],
     };
@@ -198,7 +211,8 @@ export class GlobalViewSandbox {
 
   /** The stack config with a change applied, parsed by the stack's schema. */
   parsedConfig(change: VmChange = {}): StackConfig {
-    return parseStackConfig(asRawConfig(this.stackConfig(change)), secretKeySet(SANDBOX_SECRET_KEYS));
+    const config = this.stackConfig(change);
+    return parseStackConfig(asRawConfig(config), secretKeySet(secretKeysOf(config)));
   }
 
   /** The object-store secret key (the stack's objstoreSecretKey). */
@@ -218,12 +232,38 @@ export class GlobalViewSandbox {
   }
 
   /** The VM sidecar's remote command as the program registers it for the config with a change applied. */
+  /** Runs the program on the config with a change applied, as `pulumi up` would. */
+  private async runStack(change: VmChange): Promise<void> {
+    const config = this.stackConfig(change);
+    await runProgram(config, secretKeysOf(config), { stack: SANDBOX_STACK });
+  }
+
   async vmCommand(change: VmChange = {}): Promise<RegisteredVmCommand> {
-    await runProgram(this.stackConfig(change), SANDBOX_SECRET_KEYS, { stack: SANDBOX_STACK });
-    const name = `${this.vmConfig(change).name}-sidecar`;
+    await this.runStack(change);
+    const vmName = this.vmConfig(change).name;
+    const registered = (type: string, name: string) => {
+      const found = byType(type).find((resource) => resource.name === name);
+      if (!found) throw new Error(`the program registered no ${type} ${name}: ${recorded.map((r) => r.name).join(", ")}`);
+      return found;
+    };
+    const command = registered("command:remote:Command", `${vmName}-sidecar`);
+    const copy = registered("command:remote:CopyToRemote", `${vmName}-install-code`);
+    const source = copy.inputs.source as pulumi.asset.FileAsset;
+    const upload = { file: await source.path, remotePath: String(copy.inputs.remotePath) };
+    return { ...(reveal(command.inputs) as Omit<RegisteredVmCommand, "upload">), upload };
+  }
+
+  /**
+   * Runs the read of the VM Prometheus' external labels as the program registers it (command and stdin, as the
+   * provider does; it comes before the install): its result, whose stdout names the labels.
+   */
+  async readExternalLabels(change: VmChange = {}): Promise<VmCommandResult> {
+    await this.runStack(change);
+    const name = `${this.vmConfig(change).name}-external-labels`;
     const command = byType("command:remote:Command").find((resource) => resource.name === name);
-    if (!command) throw new Error(`the program registered no command ${name}: ${recorded.map((r) => r.name).join(", ")}`);
-    return reveal(command.inputs) as RegisteredVmCommand;
+    if (!command) throw new Error(`the program registered no command ${name}`);
+    const { create, stdin } = reveal(command.inputs) as { create: string; stdin: string };
+    return this.runOnVm("external-labels", create, { stdin, timeoutMs: 60_000 });
   }
 
   /** The component's secret stdin: objstore config and the values to redact. */
@@ -231,12 +271,24 @@ export class GlobalViewSandbox {
     return (await this.vmCommand()).stdin;
   }
 
-  /** The install (create and update) command over SSH, with the payload on stdin, as the provider runs it. */
+  /**
+   * The install (create and update) as the provider runs it over SSH: its code uploaded where the CopyToRemote puts
+   * it (relative to the SSH user's home, parent directories made, as SFTP does), then the command with the payload
+   * on stdin. A failed upload is the result.
+   */
   async install(change: VmChange = {}, options: Omit<RunOnVmOptions, "stdin"> = {}): Promise<VmCommandResult> {
     const command = await this.vmCommand(change);
+    const connectTimeoutSeconds = command.connection.perDialTimeout;
+    const { file, remotePath } = command.upload;
+    const uploaded = await this.runOnVm("install-code", `mkdir -p -- "$(dirname -- ${shQuote(remotePath)})" && cat > ${shQuote(remotePath)}`, {
+      ...options,
+      stdin: fs.readFileSync(file, "utf8"),
+      connectTimeoutSeconds,
+    });
+    if (uploaded.code !== 0) return uploaded;
     // A failed change waits for the new sidecar, then for the restored one.
     const timeoutMs = options.timeoutMs ?? (2 * this.vmConfig(change).readyTimeoutSeconds + 120) * 1000;
-    return this.runOnVm("install", command.update, { ...options, timeoutMs, stdin: command.stdin, connectTimeoutSeconds: command.connection.perDialTimeout });
+    return this.runOnVm("install", command.create, { ...options, timeoutMs, stdin: command.stdin, connectTimeoutSeconds });
   }
 
   /** The delete command (what `pulumi destroy` runs). */
@@ -329,24 +381,41 @@ export class GlobalViewSandbox {
   }
 
   /**
-   * The querier's command line exactly as the Querier component registers it for the sandbox's stack config, except
-   * that it listens on loopback ports instead of the container's 0.0.0.0 and dials the host sidecars standing in for
-   * the in-cluster pods where the stack dials their headless Service (no cluster DNS here to resolve it).
+   * The querier's command line exactly as the Querier component registers it for the sandbox's stack config (with a
+   * change applied), except that it listens on loopback ports instead of the container's 0.0.0.0, dials the host
+   * sidecars standing in for the in-cluster pods where the stack dials their headless Service (no cluster DNS here to
+   * resolve it), and, with TLS, reads the client certificate from `tlsDir`, where the files of its registered Secret
+   * are written, instead of the Secret's mount path in the container.
    */
-  async querierArgs(): Promise<string[]> {
-    await runProgram(this.stackConfig(), SANDBOX_SECRET_KEYS, { stack: SANDBOX_STACK });
+  async querierArgs(change: VmChange = {}, tlsDir?: string): Promise<string[]> {
+    await this.runStack(change);
     const [deployment] = byType("kubernetes:apps/v1:Deployment");
+    const container = reveal(deployment.inputs).spec.template.spec.containers[0] as { args: string[]; volumeMounts?: { mountPath: string }[] };
+    const files = this.querierTlsFiles(container.volumeMounts?.[0]?.mountPath, tlsDir);
     const [grpcPort, httpPort] = await freePorts(2);
-    return querierArgsOnHost(reveal(deployment.inputs).spec.template.spec.containers[0].args as string[], {
+    return querierArgsOnHost(container.args, {
       grpcAddress: `${LOOPBACK}:${grpcPort}`,
       httpAddress: `${LOOPBACK}:${httpPort}`,
       discovered: this.k8sSidecars.map((sidecar) => sidecar.grpcAddress),
+      ...(files && { files }),
     });
   }
 
-  /** Starts `thanos <args>` with the stack version's binary; stopped by stop(). */
-  startQuerier(args: readonly string[], name = "querier"): Promise<HostThanos> {
-    const release = this.releases.find((r) => r.version === this.parsedConfig().thanosVersion.text)!;
+  /** Writes the registered querier TLS Secret's files to tlsDir; the directory to read them from instead of mountPath. */
+  private querierTlsFiles(mountPath: string | undefined, tlsDir: string | undefined): { from: string; to: string } | undefined {
+    const [secret] = byType("kubernetes:core/v1:Secret").filter((resource) => resource.name.endsWith("-tls"));
+    if (!secret || mountPath === undefined) return undefined;
+    if (tlsDir === undefined) throw new Error("the querier uses TLS: querierArgs needs a directory for its certificate");
+    fs.mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
+    for (const [name, content] of Object.entries(reveal(secret.inputs).stringData as Record<string, string>)) {
+      fs.writeFileSync(path.join(tlsDir, name), content, { mode: 0o600 });
+    }
+    return { from: mountPath, to: tlsDir };
+  }
+
+  /** Starts `thanos <args>` with the binary of the stack's version (or another one the mirror serves); stopped by stop(). */
+  startQuerier(args: readonly string[], name = "querier", version = this.parsedConfig().thanosVersion.text): Promise<HostThanos> {
+    const release = this.releases.find((r) => r.version === version)!;
     return startQuerier(thanosBinary(release.dir), args, { runDir: this.runDir, name, registry: this.registry });
   }
 

@@ -91,3 +91,42 @@ export async function getJson<T>(url: string): Promise<T> {
   if (response.status < 200 || response.status >= 300) throw new Error(`GET ${url}: HTTP ${response.status}: ${text}`);
   return JSON.parse(text) as T;
 }
+
+/** A stretch of time in which a URL did not answer 200: from its first failed poll to the next answer (Unix ms). */
+export interface Outage {
+  from: number;
+  to: number;
+}
+
+/**
+ * Polls each URL every `intervalMs` until stopped; then each URL's outages. An outage still open at the end closes
+ * there.
+ */
+export function watchOutages(urls: readonly string[], intervalMs = 100): { stop(): Promise<Outage[][]> } {
+  let running = true;
+  const watched = urls.map(async (url) => {
+    const outages: Outage[] = [];
+    let downSince: number | undefined;
+    while (running) {
+      const started = Date.now();
+      const ok = await httpRequest({ url, timeoutMs: 1_000 }).then(
+        (response) => response.status === 200,
+        () => false,
+      );
+      if (!ok && downSince === undefined) downSince = started;
+      if (ok && downSince !== undefined) {
+        outages.push({ from: downSince, to: started });
+        downSince = undefined;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, intervalMs - (Date.now() - started))));
+    }
+    if (downSince !== undefined) outages.push({ from: downSince, to: Date.now() });
+    return outages;
+  });
+  return {
+    async stop() {
+      running = false;
+      return Promise.all(watched);
+    },
+  };
+}

@@ -8,11 +8,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { runCommand } from "../harness/command";
+import { PROJECT } from "../../lib/project";
 import { REPO_ROOT } from "../repo";
 import { startGlobalViewSandbox, type GlobalViewSandbox } from "./globalView";
 import { bootConfig, type ConfigValues } from "./stackConfig";
-import { runForStdout, waitFor } from "./process";
-import { queryStores, type StoreStatus } from "./thanos";
+import { freePorts, LOOPBACK } from "./ports";
+import { runForStdout, waitFor, type ProcessRegistry } from "./process";
+import { querierArgsOnHost, queryStores, startQuerier, thanosBinary, thanosReleaseDir, type HostThanos, type StoreStatus } from "./thanos";
 
 /** A hung pulumi (e.g. an SSH dial that never gives up) is killed after this long. */
 const COMMAND_TIMEOUT_MS = 15 * 60_000;
@@ -134,6 +136,18 @@ export class PulumiStack {
     await this.stackCommand(["config", "set-all", "--path", ...entries.flatMap(([key, value]) => ["--plaintext", `${key}=${value}`])], {}, "config");
   }
 
+  /**
+   * A whole configuration at once (keys without the project prefix, structured values), as Pulumi.<stack>.yaml
+   * holds it, written into the runtime copy; the secrets set through the CLI, value on stdin, so that they are
+   * encrypted with the stack's passphrase. Much faster than one `pulumi config set --path` per key of 100 VMs.
+   */
+  async setAllConfig(config: Record<string, unknown>, secrets: ConfigValues): Promise<void> {
+    const file = YAML.parse(fs.readFileSync(this.configFile, "utf8")) as Record<string, unknown>;
+    const plain = Object.entries(config).filter(([key]) => !(key in secrets));
+    fs.writeFileSync(this.configFile, YAML.stringify({ ...file, config: Object.fromEntries(plain.map(([key, value]) => [`${PROJECT}:${key}`, value])) }));
+    for (const [key, value] of Object.entries(secrets)) await this.setSecret(key, value);
+  }
+
   /** `pulumi config set --secret <key>` with the value on stdin, so it never shows in a process list or log. */
   async setSecret(key: string, value: string): Promise<void> {
     await this.stackCommand(["config", "set", "--secret", key], { stdin: value }, "config-secret");
@@ -222,6 +236,53 @@ export function renderedManifests(renderDir: string): RenderedObject[] {
     }
   }
   return objects;
+}
+
+interface DeploymentSpec {
+  template: { spec: { containers: { name: string; image: string; args?: string[] }[] } };
+}
+
+/** The querier's Deployment name in the sandbox stack (kubernetes.querier.name's default). */
+const QUERIER_DEPLOYMENT = "thanos-querier";
+
+/** The querier container of the rendered Deployment: its image's Thanos version and its args. */
+function renderedQuerier(renderDir: string): { version: string; args: string[] } {
+  const deployment = renderedManifests(renderDir).find((object) => object.kind === "Deployment" && object.metadata.name === QUERIER_DEPLOYMENT);
+  if (!deployment) throw new Error(`no Deployment ${QUERIER_DEPLOYMENT} rendered under ${renderDir}`);
+  const container = (deployment.spec as DeploymentSpec).template.spec.containers[0];
+  const version = /:v(\d+\.\d+\.\d+)$/.exec(container.image)?.[1];
+  if (!version) throw new Error(`${deployment.file}: image ${container.image} names no Thanos release`);
+  return { version, args: container.args ?? [] };
+}
+
+export interface RenderedQuerier extends HostThanos {
+  /** The Thanos version of the rendered image, whose binary runs. */
+  version: string;
+  /** The args it runs with. */
+  args: string[];
+}
+
+/**
+ * Starts the querier the rendered Deployment describes, as a host process: the binary of the image's Thanos version
+ * (test/build/build-thanos), the rendered args adapted by querierArgsOnHost. Stopped by the registry.
+ */
+export async function startRenderedQuerier(options: {
+  renderDir: string;
+  /** The in-cluster sidecars' stand-ins (host:port), dialled instead of the DNS-discovered Service. */
+  discovered: readonly string[];
+  runDir: string;
+  registry: ProcessRegistry;
+}): Promise<RenderedQuerier> {
+  const rendered = renderedQuerier(options.renderDir);
+  const [grpcPort, httpPort] = await freePorts(2);
+  const args = querierArgsOnHost(rendered.args, {
+    grpcAddress: `${LOOPBACK}:${grpcPort}`,
+    httpAddress: `${LOOPBACK}:${httpPort}`,
+    discovered: options.discovered,
+  });
+  const binary = thanosBinary(await thanosReleaseDir(rendered.version));
+  const querier = await startQuerier(binary, args, { runDir: options.runDir, registry: options.registry });
+  return { ...querier, version: rendered.version, args };
 }
 
 /** Waits until the querier lists exactly `addresses` as healthy stores (no error, labels known); their statuses. */

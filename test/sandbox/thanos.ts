@@ -82,24 +82,31 @@ export async function startSidecar(options: StartSidecarOptions): Promise<HostSi
 const DNS_DISCOVERY = /^dns(srv)?\+/;
 
 /**
- * A querier's args (as the Querier component renders them) for a host process: the listen addresses moved to the given loopback addresses and each
- * DNS-discovered endpoint (the in-cluster sidecar Service, which no DNS here resolves) replaced by the addresses of
- * the pods it stands for. Nothing else changes; in the sd-config form the YAML is re-rendered with the same entries.
+ * A querier's args (as the Querier component renders them) for a host process: the listen addresses moved to the
+ * given loopback addresses, each DNS-discovered endpoint (a headless Service, which no DNS here resolves) replaced by
+ * the addresses of the pods it stands for, and files under a container mount path (`files.from`, the TLS Secret)
+ * read from `files.to`. Nothing else changes; in the sd-config form the YAML is re-rendered with the same entries.
  */
 export function querierArgsOnHost(
   args: readonly string[],
-  replace: { grpcAddress: string; httpAddress: string; discovered: readonly string[] | Readonly<Record<string, readonly string[]>> },
+  replace: {
+    grpcAddress: string;
+    httpAddress: string;
+    /** One list for every DNS-discovered endpoint, or a list per endpoint (e.g. the sidecars' and the store gateways'). */
+    discovered: readonly string[] | Readonly<Record<string, readonly string[]>>;
+    files?: { from: string; to: string };
+  },
 ): string[] {
   const seen = new Set<string>();
-  // One list stands for every DNS-discovered endpoint, or a list per endpoint (e.g. the sidecars' and the store gateways').
+  const { files, discovered } = replace;
   const standIns = (address: string): readonly string[] => {
-    const { discovered } = replace;
     if (Array.isArray(discovered)) return discovered;
     const found = (discovered as Readonly<Record<string, readonly string[]>>)[address];
     if (!found) throw new Error(`no host stand-ins for ${address}`);
     return found;
   };
-  const out = args.flatMap((arg): string[] => {
+  const moved = files ? args.map((arg) => arg.replaceAll(`${files.from}/`, `${files.to}/`)) : args;
+  const out = moved.flatMap((arg): string[] => {
     const [flag, ...rest] = arg.split("=");
     const value = rest.join("=");
     if (flag === "--grpc-address" || flag === "--http-address") {

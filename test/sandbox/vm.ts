@@ -68,6 +68,11 @@ export interface VmOptions {
   workDir?: string;
   /** Time allowed from nspawn start to sshd (and Prometheus) answering; default 60 s. */
   bootTimeoutMs?: number;
+  /**
+   * An OpenSSH private key (with `<file>.pub` beside it) to authorize instead of a key of its own: several VMs of one
+   * stack, which has one sshPrivateKey for all.
+   */
+  clientKeyFile?: string;
 }
 
 export interface ExecResult {
@@ -118,6 +123,7 @@ export class Vm {
     /** The per-VM directory, removed by stop(). */
     readonly dir: string,
     prometheus: PrometheusOptions,
+    private readonly clientKeyFile?: string,
     /** Set when the VM has a network namespace of its own. */
     private readonly network?: { namespace: string; resolvConf?: string },
   ) {
@@ -147,7 +153,7 @@ export class Vm {
       if (await isListening(port, address)) throw new Error(`${address}:${port} is in use; stop what listens there`);
     }
     const network = opts.networkNamespace === undefined ? undefined : { namespace: opts.networkNamespace, resolvConf: opts.resolvConf };
-    const vm = new Vm(name, address, sshPort, fs.mkdtempSync(path.join(workDir, `${name}-`)), opts.prometheus ?? {}, network);
+    const vm = new Vm(name, address, sshPort, fs.mkdtempSync(path.join(workDir, `${name}-`)), opts.prometheus ?? {}, opts.clientKeyFile, network);
     fs.writeFileSync(path.join(vm.dir, OWNER_FILE), `${process.pid}\n`);
     const deadline = Date.now() + (opts.bootTimeoutMs ?? 60_000);
     try {
@@ -291,7 +297,12 @@ export class Vm {
     const keygen = (file: string, comment: string) =>
       run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
     await keygen(hostKeyFile, `root@${this.name}`);
-    await keygen(this.privateKeyFile, `thanos-global-view@${this.name}`);
+    if (this.clientKeyFile) {
+      fs.copyFileSync(this.clientKeyFile, this.privateKeyFile);
+      fs.copyFileSync(`${this.clientKeyFile}.pub`, `${this.privateKeyFile}.pub`);
+    } else {
+      await keygen(this.privateKeyFile, `thanos-global-view@${this.name}`);
+    }
     this.key = fs.readFileSync(this.privateKeyFile, "utf8");
     this.hostPublicKey = fs.readFileSync(`${hostKeyFile}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
     const hostPattern = this.sshPort === 22 ? this.address : `[${this.address}]:${this.sshPort}`;

@@ -155,6 +155,45 @@ describe("parseStackConfig", () => {
     ["objstore secret key stored in plain text", () => undefined, /^thanos-global-view:objstoreSecretKey: is stored in plain text/, ["sshPrivateKey"]],
     ["tls stored in plain text", (c) => (c.tls = tlsConfig()), /^thanos-global-view:tls: is stored in plain text/],
     ["tls key that is not a key", (c) => (c.tls = tlsConfig({ querierKey: "hunter2" })), /^thanos-global-view:tls\.querierKey: must be a PEM private key/, [...REFERENCE_SECRET_KEYS, "tls"]],
+    // Accepted once, but wrong: each reaches a YAML file, a script, a unit or a Kubernetes spec.
+    ["objstore access key with a newline", (c) => (c.objstore.accessKey = "thanos\nregion: x"), /^thanos-global-view:objstore\.accessKey: an access key must not contain spaces, newlines/],
+    ["objstore secret key with a newline", (c) => (c.objstoreSecretKey = "abc\ndef"), /^thanos-global-view:objstoreSecretKey: the secret key must be one line/],
+    ["extra endpoint that is not an endpoint", (c) => (c.kubernetes.querier.extraEndpoints = ["not an endpoint"]), /^thanos-global-view:kubernetes\.querier\.extraEndpoints\[0\]\.address: must be host:port, dns\+host:port or dnssrv\+/],
+    ["extra endpoint with a scheme", (c) => (c.kubernetes.querier.extraEndpoints = [{ address: "grpc://store:10901", tls: true }]), /^thanos-global-view:kubernetes\.querier\.extraEndpoints\[0\]\.address: must be host:port/],
+    ["querier image with spaces", (c) => (c.kubernetes.querier.image = "quay.io/thanos/thanos v0.42.4"), /^thanos-global-view:kubernetes\.querier\.image: must be a container image reference/],
+    ["download URL template with file://", (c) => (c.thanosDownload = { urlTemplate: "file:///srv/thanos-{version}.linux-{arch}.tar.gz" }), /^thanos-global-view:thanosDownload\.urlTemplate: must be an http:\/\/ or https:\/\/ URL/],
+    ["sums URL template with a newline", (c) => (c.thanosDownload = { sha256sumsUrlTemplate: "https://mirror/sums.txt\nx" }), /^thanos-global-view:thanosDownload\.sha256sumsUrlTemplate: must be an http/],
+    ["prometheusUrl with a newline (the URL parser would drop it)", (c) => (c.vms[0].prometheusUrl = "http://localhost:9090/\n"), /^thanos-global-view:vms\[0\]\.prometheusUrl: must be an http:\/\/ or https:\/\/ URL without spaces/],
+    ["prometheusUrl with a space", (c) => (c.vms[0].prometheusUrl = "http://localhost:9090/prom etheus"), /^thanos-global-view:vms\[0\]\.prometheusUrl: must be an http/],
+    ["tsdbPath with a newline", (c) => (c.vms[0].tsdbPath = "/var/lib/prometheus\n/metrics2"), /^thanos-global-view:vms\[0\]\.tsdbPath: must be an absolute path without '\.\.' or control characters/],
+    ["objstore region with a space", (c) => (c.objstore.region = "us east 1"), /^thanos-global-view:objstore\.region: must be a region name/],
+    ["objstore prefix with a newline", (c) => (c.objstore.prefix = "a\nb"), /^thanos-global-view:objstore\.prefix: must not contain spaces or control characters/],
+    ["objstore Secret key with a slash", (c) => (c.kubernetes.objstoreSecret = { key: "../objstore.yml" }), /^thanos-global-view:kubernetes\.objstoreSecret\.key: must be a Secret data key/],
+    ["render directory with a newline", (c) => (c.kubernetes.renderYamlToDirectory = "out\nput"), /^thanos-global-view:kubernetes\.renderYamlToDirectory: the directory must be one line/],
+    [
+      "two VMs whose Prometheus configurePrometheus gives the same labels",
+      (c) => {
+        c.vms[0].configurePrometheus = { externalLabels: { cluster: "prom_vm" } };
+        c.vms.push({ ...c.vms[0], name: "prom-vm-2", host: "10.0.0.159" });
+      },
+      /^thanos-global-view:vms\[1\]\.configurePrometheus\.externalLabels: prom-vm-2: configurePrometheus sets the external labels \{cluster="prom_vm"\}, as does vms\[0\] \(prom-vm\)/,
+    ],
+    [
+      "HA replicas outside one haGroup",
+      (c) => {
+        c.vms[0].configurePrometheus = { externalLabels: { cluster: "prom_vm", prometheus_replica: "a" } };
+        c.vms.push({ ...c.vms[0], name: "prom-vm-2", host: "10.0.0.159", configurePrometheus: { externalLabels: { cluster: "prom_vm", prometheus_replica: "b" } } });
+      },
+      /^thanos-global-view:vms\[1\]\.configurePrometheus\.externalLabels: prom-vm-2 is an HA replica of vms\[0\] \(prom-vm\).*give both the same haGroup/,
+    ],
+    ["credentials for a VM that does not exist", (c) => (c.prometheusCredentials = { "prom-vn": { bearerToken: "t" } }), /^thanos-global-view:prometheusCredentials\.prom-vn: no VM is named "prom-vn"/, [...REFERENCE_SECRET_KEYS, "prometheusCredentials"]],
+    ["basic auth and a token at once", (c) => (c.prometheusCredentials = { "prom-vm": { username: "u", password: "p", bearerToken: "t" } }), /^thanos-global-view:prometheusCredentials\.prom-vm: takes basic auth/, [...REFERENCE_SECRET_KEYS, "prometheusCredentials"]],
+    ["basic auth without a password", (c) => (c.prometheusCredentials = { "prom-vm": { username: "u" } }), /^thanos-global-view:prometheusCredentials\.prom-vm\.password: is required with basic auth/, [...REFERENCE_SECRET_KEYS, "prometheusCredentials"]],
+    ["a user name with a colon", (c) => (c.prometheusCredentials = { "prom-vm": { username: "u:x", password: "p" } }), /^thanos-global-view:prometheusCredentials\.prom-vm\.username: must not contain ':'/, [...REFERENCE_SECRET_KEYS, "prometheusCredentials"]],
+    ["a password with a newline", (c) => (c.prometheusCredentials = { "prom-vm": { username: "u", password: "p\nq" } }), /^thanos-global-view:prometheusCredentials\.prom-vm\.password: the password must be one line/, [...REFERENCE_SECRET_KEYS, "prometheusCredentials"]],
+    ["Prometheus credentials in plain text", (c) => (c.prometheusCredentials = { "prom-vm": { bearerToken: "t" } }), /^thanos-global-view:prometheusCredentials: is stored in plain text/],
+    ["a Prometheus CA that is not a certificate", (c) => (c.vms[0].prometheusCaCert = "hello"), /^thanos-global-view:vms\[0\]\.prometheusCaCert: must be a PEM certificate/],
+    ["an haGroup that is not a DNS label", (c) => (c.vms[0].haGroup = "EU West"), /^thanos-global-view:vms\[0\]\.haGroup: must be a DNS label/],
     [
       "mixed TLS on 0.34.1",
       (c) => {
@@ -262,5 +301,32 @@ describe("parseStackConfig", () => {
   it("covers at least 20 bad configs, 15 of them for the cold storage keys", () => {
     assert.ok(badConfigs.length >= 20);
     assert.ok(coldStorageBadConfigs.length >= 15);
+  });
+
+  it("accepts odd but legal values: a tsdbPath with a space, a quote and $(...), a prometheusUrl with a quote", () => {
+    const config = parse(
+      changed((c) => {
+        c.vms[0].tsdbPath = "/srv/prom data/it's $(touch /tmp/owned)";
+        c.vms[0].prometheusUrl = "http://localhost:9090/it's";
+      }),
+    );
+    assert.equal(config.vms[0].tsdbPath, "/srv/prom data/it's $(touch /tmp/owned)");
+    assert.equal(config.vms[0].prometheusUrl, "http://localhost:9090/it's");
+  });
+
+  it("accepts every endpoint form the querier takes, and image references with a registry port and a digest", () => {
+    const config = parse(
+      changed((c) => {
+        c.kubernetes.querier.extraEndpoints = [
+          "dnssrv+_grpc._tcp.thanos-store.thanos.svc.cluster.local",
+          "dnssrvnoa+_grpc._tcp.store.example.com",
+          "dns+thanos-store.thanos.svc.cluster.local:10901",
+          "[fd00::1]:10901",
+          { address: "10.0.0.170:10901" },
+        ];
+        c.kubernetes.querier.image = `registry.local:5000/mirror/thanos:v0.42.4@sha256:${"a".repeat(64)}`;
+      }),
+    );
+    assert.equal(config.kubernetes.querier.extraEndpoints.length, 5);
   });
 });

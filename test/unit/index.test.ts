@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { byType, isSecretInput, recorded, reveal, runProgram, stackOutputs, valueOf } from "../harness/mocks";
+import { byType, isSecretInput, recorded, reveal, runProgram, stackOutputs, valueOf, vmExternalLabels } from "../harness/mocks";
+import { runCommand } from "../harness/command";
 import { parsePayload } from "../harness/vm";
 import { FAKE_SSH_KEY_MARKER } from "../fixtures/fakeKeys";
 import { FAKE_CA_CERT, FAKE_CERT, FAKE_OBJSTORE_SECRET, FAKE_QUERIER_TLS_KEY, FAKE_SIDECAR_CERT, FAKE_SSH_KEY, FAKE_TLS_KEY, referenceConfig, REFERENCE_QUERIER_ARGS_0_34_1, REFERENCE_SECRET_KEYS, tlsConfig, VM_HOST_KEY, withAllComponents } from "../harness/configs";
@@ -30,7 +31,57 @@ const containerArgs = () => {
   return (deployment.inputs as any).spec.template.spec.containers[0].args as string[];
 };
 
+/** Three VMs: an HA pair in haGroup "eu" (config order a, then b) and one on its own. */
+function haFleet(): Record<string, any> {
+  const config = referenceConfig() as Record<string, any>;
+  const [template] = config.vms;
+  config.vms = [
+    { ...template, name: "prom-eu-a", host: "10.0.1.1", haGroup: "eu" },
+    { ...template, name: "prom-us", host: "10.0.1.2" },
+    { ...template, name: "prom-eu-b", host: "10.0.1.3", haGroup: "eu" },
+  ];
+  vmExternalLabels.set("prom-eu-a", { cluster: "eu", prometheus_replica: "a" });
+  vmExternalLabels.set("prom-eu-b", { cluster: "eu", prometheus_replica: "b" });
+  return config;
+}
+
+/** The resources a VM's install waits for, by name. */
+function installWaitsFor(vm: string): string[] {
+  return [...byType("command:remote:Command").find((resource) => resource.name === `${vm}-sidecar`)!.dependencies].sort();
+}
+
 describe("index.ts", () => {
+  it("changes the replicas of an haGroup one after another, after the fleet's labels were read and checked", async () => {
+    await runProgram(haFleet(), REFERENCE_SECRET_KEYS);
+    // Each install depends on its upload and its HA predecessor only: the state does not grow with the square of the
+    // fleet. It is registered after every label read, though: it waits for the check.
+    assert.deepEqual(installWaitsFor("prom-eu-a"), ["prom-eu-a-install-code"]);
+    assert.deepEqual(installWaitsFor("prom-us"), ["prom-us-install-code"]);
+    assert.deepEqual(installWaitsFor("prom-eu-b"), ["prom-eu-a-sidecar", "prom-eu-b-install-code"]);
+    const registered = (suffix: string) => recorded.filter((resource) => resource.name.endsWith(suffix)).map((resource) => resource.registeredAt);
+    assert.ok(Math.min(...registered("-sidecar")) > Math.max(...registered("-external-labels")), "an install was registered before a label read");
+    // The first replica stays ready long enough for the querier to find it again before the second goes down.
+    const settle = (vm: string) => /readonly SETTLE_SECONDS=(\d+)/.exec(String(byType("command:remote:Command").find((r) => r.name === `${vm}-sidecar`)!.inputs.create))![1];
+    assert.deepEqual(["prom-eu-a", "prom-us", "prom-eu-b"].map(settle), ["35", "0", "0"]);
+  });
+
+  it("refuses a label set two VMs report, naming both, before any install is registered", async () => {
+    const labels = { "prom-eu-a": { cluster: "eu", prometheus_replica: "a" }, "prom-us": { cluster: "eu", prometheus_replica: "a" } };
+    const result = await runCommand(process.execPath, ["--import", "tsx", require.resolve("../harness/programFailures")], {
+      env: {
+        ...process.env,
+        PROGRAM_CONFIG: JSON.stringify(haFleet()),
+        PROGRAM_SECRET_KEYS: JSON.stringify(REFERENCE_SECRET_KEYS),
+        PROGRAM_LABELS: JSON.stringify(labels),
+      },
+    });
+    const { failures, registered } = JSON.parse(result.stdout.trim().split("\n").pop()!) as { failures: string[]; registered: string[] };
+    assert.ok(failures.length > 0, "the program did not fail");
+    assert.match(failures[0], /thanos-global-view:vms\[1\]: prom-us: its Prometheus reports the external labels \{cluster="eu", prometheus_replica="a"\}, as does vms\[0\] \(prom-eu-a\)/);
+    assert.ok(registered.includes("prom-us-external-labels"), registered.join(", "));
+    assert.deepEqual(registered.filter((name) => name.endsWith("-sidecar")), [], "an install was registered");
+  });
+
   it("builds the reference setup and exports its outputs", async () => {
     const exports = await runProgram(withTwoVms(referenceConfig()), REFERENCE_SECRET_KEYS);
     const outputs = await outputsOf(exports);
@@ -132,7 +183,9 @@ describe("index.ts", () => {
       assert.ok(isSecretInput(inputs.connection), "the connection holds the private key: it must be secret");
       assert.equal(reveal(inputs.connection).hostKey, VM_HOST_KEY);
       assert.equal(reveal(inputs.connection).privateKey, FAKE_SSH_KEY);
-      for (const field of ["create", "update", "delete"]) {
+      assert.equal(inputs.update, undefined, "update falls back to create");
+      // Only the sidecar has something to undo; Prometheus' setup and its labels are Prometheus' own.
+      for (const field of inputs.delete === undefined ? ["create"] : ["create", "delete"]) {
         // JSON, so a value wrapped as a secret is searched too instead of becoming "[object Object]".
         const script = JSON.stringify(inputs[field] ?? "");
         // An empty command would hold no secret either: each must carry its script.
@@ -171,7 +224,7 @@ describe("index.ts", () => {
     await runProgram(config, [...REFERENCE_SECRET_KEYS, "tls"]);
     const [secret] = byType("kubernetes:core/v1:Secret");
     assert.deepEqual(reveal((secret.inputs as any).stringData), { "ca.crt": FAKE_CA_CERT, "tls.crt": FAKE_CERT, "tls.key": FAKE_QUERIER_TLS_KEY });
-    const [install] = byType("command:remote:Command");
+    const install = byType("command:remote:Command").find((resource) => resource.name === "prom-vm-sidecar")!;
     const entries = parsePayload(reveal((install.inputs as any).stdin));
     assert.equal(entries["tls-ca.crt"], FAKE_CA_CERT);
     assert.equal(entries["tls-server.crt"], FAKE_SIDECAR_CERT);

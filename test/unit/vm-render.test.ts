@@ -2,16 +2,16 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { joinHostPort, sidecarReadyUrl } from "../../lib/address";
 import { parseThanosVersion } from "../../lib/thanosVersion";
-import { vmSidecarCommands } from "../../lib/vm/commands";
+import { vmPrometheusCommands, vmSidecarCommands } from "../../lib/vm/commands";
 import { thanosSources } from "../../lib/vm/download";
 import { sidecarFlags } from "../../lib/vm/flags";
 import { vmSidecarPayload } from "../../lib/vm/payload";
-import { prometheusSetupValues } from "../../lib/vm/prometheusSetup";
+import { externalLabelsValues, prometheusSetupValues } from "../../lib/vm/prometheusSetup";
 import { renderScript, shQuote } from "../../lib/vm/shell";
 import { sidecarScriptValues } from "../../lib/vm/sidecarValues";
 import { renderSidecarUnit } from "../../lib/vm/unit";
 import { runCommand } from "../harness/command";
-import { parsePayload, scriptOf, scriptValue, STACK, VM, VM_HOST } from "../harness/vm";
+import { effectiveScript, parsePayload, scriptOf, scriptValue, STACK, VM, VM_HOST } from "../harness/vm";
 
 describe("sidecarFlags", () => {
   it("renders the sidecar's flags from the settings", () => {
@@ -197,8 +197,9 @@ describe("renderScript", () => {
 
   it("gets from the product exactly the values each stub declares", () => {
     // renderScript throws on any difference, so each script rendering at all is the check.
-    const withSetup = vmSidecarCommands({ ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } }, VM_HOST, STACK);
-    assert.deepEqual(Object.keys(withSetup).sort(), ["delete", "install", "prometheusSetup"]);
+    const vm = { ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } };
+    assert.deepEqual(Object.keys(vmSidecarCommands(vm, VM_HOST, STACK)).sort(), ["delete", "install"]);
+    assert.deepEqual(Object.keys(vmPrometheusCommands(vm)).sort(), ["externalLabels", "setup"]);
   });
 });
 
@@ -207,6 +208,7 @@ describe("vmSidecarPayload", () => {
     const payload = vmSidecarPayload({
       objstoreYaml: "type: S3\n",
       tls: { caCert: "CA", cert: "CERT", key: "KEY" },
+      prometheus: {},
       redact: ["s3cr3t", ""],
     });
     assert.deepEqual(parsePayload(payload), {
@@ -224,9 +226,9 @@ describe("vmSidecarCommands", () => {
 
   it("runs each script with bash -c, directly as root", () => {
     assert.match(commands.install, /^bash -c '#!\/bin\/bash\n/);
-    assert.match(commands.install, / 'thanos-global-view-install'$/);
+    assert.match(commands.install, / 'thanos-global-view-install' "\$HOME"\/'\.thanos-global-view\/install\.sh'$/);
     assert.match(commands.delete, / 'thanos-global-view-delete'$/);
-    assert.equal(commands.prometheusSetup, undefined);
+    assert.equal(vmPrometheusCommands(VM).setup, undefined);
   });
 
   it("goes through sudo for other users", () => {
@@ -234,9 +236,38 @@ describe("vmSidecarCommands", () => {
     for (const command of [sudo.install, sudo.delete]) assert.match(command, /^sudo -n bash -c '/);
   });
 
-  it("unquotes to the rendered scripts", () => {
-    assert.equal(scriptOf(commands.install), renderScript("install", sidecarScriptValues(VM, VM_HOST, STACK)));
+  /** The functions a script defines and its values, as bash sees them once it has read all but the call of main. */
+  async function definitions(script: string): Promise<string> {
+    assert.ok(script.endsWith("\nmain\n"));
+    const result = await runCommand("bash", ["-c", 'eval "$1"; declare -f; declare -p | grep "^declare -[a-zA-Z]*r"', "defs", script.slice(0, -"main\n".length)]);
+    assert.equal(result.code, 0, result.stderr);
+    return result.stdout;
+  }
+
+  it("runs the rendered scripts: the same functions and values, the code unpacked or uploaded", async () => {
+    const setupVm = { ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } };
+    const withSetup = vmPrometheusCommands(setupVm);
+    const values = sidecarScriptValues(VM, VM_HOST, STACK);
+    const cases: [string, string, string][] = [
+      ["install", commands.install, renderScript("install", values)],
+      ["delete", commands.delete, renderScript("delete", values)],
+      ["external-labels", withSetup.externalLabels, renderScript("external-labels", externalLabelsValues(setupVm))],
+      ["prometheus-setup", withSetup.setup!, renderScript("prometheus-setup", prometheusSetupValues(setupVm, setupVm.configurePrometheus))],
+    ];
+    for (const [kind, command, rendered] of cases) {
+      const expected = await definitions(rendered);
+      assert.ok(expected.includes("main ()"), kind);
+      assert.equal(await definitions(effectiveScript(command)), expected, kind);
+    }
     assert.equal(scriptValue(scriptOf(commands.install), "VM_NAME"), "prom-vm");
+  });
+
+  it("keeps each command small: the install's code is uploaded, the delete's compressed", () => {
+    // Each is stored twice in state (inputs and outputs), per VM.
+    assert.ok(commands.install.length < 6 * 1024, `install: ${commands.install.length} bytes`);
+    assert.ok(commands.delete.length < 3 * 1024, `delete: ${commands.delete.length} bytes`);
+    assert.ok(!commands.install.includes("prune_releases"), "the install command carries its code");
+    assert.match(commands.install, / "\$HOME"\/'\.thanos-global-view\/install\.sh'$/);
   });
 
   it("renders the configured version, URLs and pinned checksum into the install", () => {
@@ -282,11 +313,18 @@ describe("vmSidecarCommands", () => {
   });
 
   it("adds the Prometheus setup only when asked", () => {
-    const withSetup = vmSidecarCommands({ ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } }, VM_HOST, STACK);
-    const setup = scriptOf(withSetup.prometheusSetup ?? "");
+    const setup = scriptOf(vmPrometheusCommands({ ...VM, configurePrometheus: { externalLabels: { cluster: "prom_vm" }, blockDuration: "2h" } }).setup ?? "");
     assert.ok(setup.includes("readonly BLOCK_DURATION='2h'"));
     assert.ok(setup.includes("readonly -a LABEL_NAMES=('cluster')"));
     assert.ok(setup.includes(`readonly -a LABEL_YAML=('"prom_vm"')`));
+  });
+
+  it("reads the labels again when configurePrometheus changes them, not when the Thanos version changes", () => {
+    const setup = (cluster: string) => ({ ...VM, configurePrometheus: { externalLabels: { cluster }, blockDuration: "2h" } });
+    const read = vmPrometheusCommands(setup("a")).externalLabels;
+    assert.ok(scriptOf(read).includes(`readonly CONFIGURED_LABELS='{cluster: "a"}'`));
+    assert.notEqual(vmPrometheusCommands(setup("b")).externalLabels, read);
+    assert.equal(vmPrometheusCommands(VM).externalLabels, vmPrometheusCommands({ ...VM, logLevel: "debug" }).externalLabels);
   });
 
   it("gives a restarted Prometheus at least 5 minutes to replay its WAL, whatever the sidecar's ready timeout", () => {
@@ -300,7 +338,7 @@ describe("vmSidecarCommands", () => {
     for (const command of Object.values(commands)) {
       assert.ok(command.length < 64 * 1024, `${command.length} bytes`);
       // The limit holds for the whole script, not for an empty or cut-short command.
-      assert.match(scriptOf(command), /^#!\/bin\/bash\n# thanos-global-view: [\s\S]*\nreadonly VM_NAME='prom-vm'\n[\s\S]*\nmain\n$/);
+      assert.match(effectiveScript(command), /^#!\/bin\/bash\n# The values for this VM[\s\S]*\nreadonly VM_NAME='prom-vm'\n[\s\S]*\nmain\n$/);
     }
   });
 });

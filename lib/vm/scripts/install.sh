@@ -9,6 +9,7 @@ source lib/messages.sh
 source lib/requirements.sh
 source lib/http.sh
 source lib/prometheus.sh
+source lib/external-labels.sh
 source lib/journal.sh
 source lib/owner-marker.sh
 source lib/payload.sh
@@ -28,7 +29,7 @@ SIDECAR_USER="" SIDECAR_GROUP="" ARCH=""
 # Set by select_release: where ARCH's release comes from, and its pinned checksum (empty: the sums file has it).
 TARBALL_URL="" SUMS_URL="" TARBALL_NAME="" BINARY_MEMBER="" PINNED_SHA256=""
 # The files the install writes in CONFIG_DIR.
-CONFIG_FILES=(objstore.yml tls/ca.crt tls/server.crt tls/server.key)
+CONFIG_FILES=(objstore.yml tls/ca.crt tls/server.crt tls/server.key prometheus-http.yml prometheus-ca.crt)
 
 # The release for this CPU: downloaded, verified and installed atomically, unless that version is already there.
 # Picks ARCH's download values out of the two sets the stack rendered.
@@ -114,6 +115,11 @@ stage_files() {
       cp -- "$WORK/payload/tls-$name" "$new/config/tls/$name"
     done
   fi
+  if ((PROMETHEUS_CLIENT_CONFIG)); then
+    [[ -s $WORK/payload/prometheus-http.yml ]] || die "Prometheus needs credentials or a CA but the payload on stdin holds no prometheus-http.yml"
+    cp -- "$WORK/payload/prometheus-http.yml" "$new/config/prometheus-http.yml"
+    if [[ -s $WORK/payload/prometheus-ca.crt ]]; then cp -- "$WORK/payload/prometheus-ca.crt" "$new/config/prometheus-ca.crt"; fi
+  fi
   printf '%s' "${UNIT_TEMPLATE//"$UNIT_USER_PLACEHOLDER"/"$SIDECAR_USER"}" >"$new/unit"
   printf 'token=%s\nowner=%s\n' "$OWNER_TOKEN" "$OWNER_LABEL" >"$new/owner"
 }
@@ -147,6 +153,8 @@ write_config() {
   for file in "${CONFIG_FILES[@]}"; do
     if [[ -e $WORK/new/config/$file ]]; then
       replace_file "$WORK/new/config/$file" "$CONFIG_DIR/$file" 0400 root root
+    else
+      rm -f -- "$CONFIG_DIR/$file"
     fi
   done
   fix_permissions
@@ -268,6 +276,10 @@ apply_changes() {
     APPLYING=0
     log "restarted $UNIT_NAME: ready at $READY_URL (thanos $THANOS_VERSION as $SIDECAR_USER)"
     prune_releases
+    if ((SETTLE_SECONDS > 0)); then
+      log "waiting ${SETTLE_SECONDS}s before the next replica of this HA group changes: the querier must find this sidecar again first"
+      sleep "$SETTLE_SECONDS"
+    fi
     return 0
   fi
   show_journal "$UNIT_NAME" "$started" "$WORK/payload/redact"
@@ -299,6 +311,7 @@ main() {
   WORK=$(mktemp -d "$WORK_ROOT/thanos-global-view.XXXXXX")
   trap on_exit EXIT
   read_payload "$WORK/payload"
+  use_prometheus_access "$WORK/payload"
   preflight SIDECAR_USER SIDECAR_GROUP ARCH
   select_release
   require_systemd

@@ -14,7 +14,9 @@ source lib/messages.sh
 source lib/requirements.sh
 source lib/http.sh
 source lib/prometheus.sh
+source lib/external-labels.sh
 source lib/journal.sh
+source lib/payload.sh
 
 readonly CANDIDATE_SUFFIX=.thanos-global-view.new
 readonly DEBIAN_SAMPLE_LABELS=monitor=example
@@ -26,6 +28,7 @@ BACKUPS=()         # their backups, once installed
 LINES=()           # PROMETHEUS_CONFIG, one element a line
 EXISTING_LABELS="" # the external labels already there, sorted name=value lines
 LABELS_END=0       # the index of the line after them
+WORK=""            # this run's directory: the payload (Prometheus' credentials and CA)
 
 # The block durations, in DEFAULTS_FILE's ARGS.
 # Reads the one ARGS="..." line into NEW_ARGS; other forms (several lines, quotes inside) are left to the user.
@@ -212,10 +215,10 @@ restore_backups() {
 restart_prometheus() {
   local started
   started=$(date '+%Y-%m-%d %H:%M:%S')
-  if systemctl restart "$PROMETHEUS_UNIT" && wait_http_ok "${PROMETHEUS_URL%/}/-/ready" "$READY_TIMEOUT_SECONDS"; then
+  if systemctl restart "$PROMETHEUS_UNIT" && wait_http_ok "${PROMETHEUS_URL%/}/-/ready" "$READY_TIMEOUT_SECONDS" ${PROMETHEUS_CURL[@]+"${PROMETHEUS_CURL[@]}"}; then
     return 0
   fi
-  show_journal "$PROMETHEUS_UNIT" "$started"
+  show_journal "$PROMETHEUS_UNIT" "$started" "$WORK/payload/redact"
   return 1
 }
 # After a restart the running Prometheus must show what the files now say; if not, it does not read these files.
@@ -230,7 +233,10 @@ main() {
   require_systemd
   [[ -f $DEFAULTS_FILE && -f $PROMETHEUS_CONFIG ]] ||
     die "configurePrometheus handles the Debian/Ubuntu prometheus package ($DEFAULTS_FILE and $PROMETHEUS_CONFIG), not found here: set $WANTED_FLAGS and external_labels $WANTED_LABELS by hand, and turn configurePrometheus off"
-  trap remove_candidates EXIT
+  WORK=$(mktemp -d "$WORK_ROOT/thanos-global-view-setup.XXXXXX")
+  trap 'remove_candidates; rm -rf -- "$WORK"' EXIT
+  read_payload "$WORK/payload"
+  use_prometheus_access "$WORK/payload"
   plan_flags
   plan_labels
   if ((${#EDITED[@]} == 0)); then

@@ -1,18 +1,12 @@
 # shellcheck shell=bash
 # The running Prometheus (PROMETHEUS_URL), read through its HTTP API with fetch (http.sh). No jq or python on a VM:
-# the two answers read here are flat enough for bash regexes.
+# the two answers read here are flat enough for bash regexes. Needs external-labels.sh.
 
 # Prints the string value of the first "key":"value" pair in a JSON text; fails when there is none.
 json_string_field() {
   local re="\"${2//./[.]}\"[[:space:]]*:[[:space:]]*\"([^\"]*)\""
   [[ $1 =~ $re ]] || return 1
   printf '%s\n' "${BASH_REMATCH[1]}"
-}
-# /api/v1/status/config carries the YAML as one JSON string ("global:\n  external_labels:\n    cluster: a\n...");
-# labels exist when an indented line follows "external_labels:" (an empty set is omitted or written as {}).
-has_external_labels() {
-  local re='\\n( *)external_labels:\\n( *)[^ \\]'
-  [[ $1 =~ $re ]] && ((${#BASH_REMATCH[2]} > ${#BASH_REMATCH[1]}))
 }
 # The /api/v1/status/flags answer of the last check_running_prometheus, for reported_tsdb_path.
 PROMETHEUS_FLAGS=""
@@ -41,7 +35,7 @@ check_running_prometheus() {
     "$report" "Prometheus does not answer at $base/api/v1/status/config ($config)"
     return 1
   fi
-  if ! has_external_labels "$config"; then
+  if ! external_labels_block "$config" >/dev/null; then
     "$report" "Prometheus at $PROMETHEUS_URL has no external_labels; the sidecar refuses to run without labels that identify this Prometheus. Fix: add them under global: in prometheus.yml (e.g. external_labels: {cluster: $VM_NAME}) and restart Prometheus, or set configurePrometheus for this VM"
     return 1
   fi

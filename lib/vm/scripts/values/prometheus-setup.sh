@@ -15,3 +15,5 @@ readonly -a LABEL_VALUES=()       # values,
 readonly -a LABEL_YAML=()         # and values as YAML scalars
 readonly WANTED_LABELS=''         # all of them as one flow-style YAML map, for messages
 readonly READY_TIMEOUT_SECONDS=0  # how long a restarted Prometheus may take to get ready
+readonly WORK_ROOT=''             # where the script keeps the payload (Prometheus' credentials) while it runs
+readonly PAYLOAD_MAGIC=''         # the payload's first line

@@ -23,6 +23,8 @@ readonly WORK_ROOT=''             # where an install keeps its work directory
 readonly READY_URL=''             # the sidecar's /-/ready, as seen from the VM
 readonly READY_TIMEOUT_SECONDS=0  # how long a (re)started sidecar may take to get ready
 readonly TLS_ENABLED=0            # 1: the payload carries the gRPC server's CA, cert and key
+readonly PROMETHEUS_CLIENT_CONFIG=0 # 1: the payload carries the sidecar's HTTP client config for Prometheus
+readonly SETTLE_SECONDS=0         # after a restart, how long to stay before returning: the next HA replica waits
 readonly PAYLOAD_MAGIC=''         # the payload's first line
 # Where each architecture's release comes from: tarball, sha256sums.txt, the names in both, the pinned sha256 (or '').
 readonly TARBALL_URL_AMD64=''
