@@ -1,5 +1,4 @@
 /**
-/**
  * thanos-global-view: Thanos sidecars beside Prometheus on VMs and in Kubernetes, joined by one Thanos Querier, with
  * the bucket's history served back by store gateways, kept in shape by a compactor and cached by a query frontend.
  * Config is parsed (and every problem reported) before any resource is registered; then the object store, each VM's
