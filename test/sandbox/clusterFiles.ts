@@ -10,13 +10,14 @@ import {
   CGROUP_ROOT,
   CLUSTER_DOMAIN,
   CNI_NETWORK,
+  CONTAINERD_SOCKET,
   DNS_SERVICE_IP,
   HOST_ADDRESS,
   KUBELET_PORT,
+  KUBELET_ROOT,
   NODE_NAME,
   POD_CIDR,
   POD_RANGE,
-  LEDGER_DIR,
   SERVICE_CIDR,
 } from "./clusterNetwork";
 
@@ -30,10 +31,7 @@ export interface ClusterPaths {
   containerdConfig: string;
   containerdRoot: string;
   containerdState: string;
-  /**
-   * In the ledger's directory, not the data directory: containerd refuses a socket path over 104 bytes, and a
-   * checkout may be deep. One cluster runs per machine, so the fixed name is free.
-   */
+  /** CONTAINERD_SOCKET and KUBELET_ROOT: beside the ledger, for their sockets' sake. */
   containerdSocket: string;
   cniConfigDir: string;
   cniIpamDir: string;
@@ -58,10 +56,10 @@ export function clusterPaths(runDir: string): ClusterPaths {
     containerdConfig: path.join(containerd, "config.toml"),
     containerdRoot: path.join(containerd, "root"),
     containerdState: path.join(containerd, "state"),
-    containerdSocket: path.join(LEDGER_DIR, "containerd.sock"),
+    containerdSocket: CONTAINERD_SOCKET,
     cniConfigDir: path.join(dataDir, "cni", "net.d"),
     cniIpamDir: path.join(dataDir, "cni", "ipam"),
-    kubeletRoot: path.join(dataDir, "kubelet"),
+    kubeletRoot: KUBELET_ROOT,
     kubeletConfig: path.join(dataDir, "kubelet.yaml"),
     kubeProxyConfig: path.join(dataDir, "kube-proxy.yaml"),
     resolvConf: path.join(dataDir, "resolv.conf"),

@@ -11,7 +11,9 @@
 //   - cgroups: the kubelet's cgroupRoot in every hierarchy;
 //   - paths the binaries hard-code: /var/lib/kubelet (device-plugins, plugins_registry, pod-resources), containerd's
 //     shim sockets in /run/containerd/s, the CNI library's cache in /var/lib/cni, /var/log/containers links, and
-//     /run/netns (made by `ip netns add`).
+//     /run/netns (made by `ip netns add`);
+//   - containerd's sockets and the kubelet's root, beside the ledger (CONTAINERD_SOCKET, KUBELET_ROOT): a unix socket
+//     path is too short for a deep checkout's run directory.
 // The ledger (LEDGER_DIR) records, before the first change, the owner, the data directory, the sysctls' values and
 // which of those paths did not exist yet; the cleanup reads it, and deletes it last.
 import { spawnSync } from "node:child_process";
@@ -24,6 +26,7 @@ import {
   CGROUP_ROOT,
   CNI_NETWORK,
   GUARD_TABLE,
+  KUBELET_ROOT,
   LEDGER_DIR,
   POD_CIDR,
   SERVICE_CIDR,
@@ -389,7 +392,7 @@ export function undoClusterHostState(options: CleanupOptions = {}): void {
 
   step("mounts", () => {
     // Pod network namespaces, secret and projected volumes, container root filesystems; a lazy unmount when busy.
-    const dirs = [...(dataDir ? [dataDir] : []), "/var/lib/kubelet"];
+    const dirs = [...(dataDir ? [dataDir] : []), KUBELET_ROOT, "/var/lib/kubelet"];
     for (let pass = 0; pass < 3; pass++) {
       const mounts = mountsBelow(dirs);
       if (mounts.length === 0) return;
@@ -480,6 +483,10 @@ export function undoClusterHostState(options: CleanupOptions = {}): void {
   });
 
   step("data directory", () => {
+    if (fs.existsSync(KUBELET_ROOT)) {
+      if (mountsBelow([KUBELET_ROOT]).length > 0) throw new Error(`something is still mounted below ${KUBELET_ROOT}; not removing it`);
+      removeTree(KUBELET_ROOT);
+    }
     if (!dataDir || !fs.existsSync(dataDir)) return;
     if (mountsBelow([dataDir]).length > 0) throw new Error(`something is still mounted below ${dataDir}; not removing it`);
     removeTree(dataDir);

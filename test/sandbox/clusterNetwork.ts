@@ -32,6 +32,13 @@ export const CNI_NETWORK = "tgv-sandbox";
 export const GUARD_TABLE = "thanos_global_view_sandbox_guard";
 /** The machine-wide record of what a running (or interrupted) cluster changed; see clusterHost.ts. */
 export const LEDGER_DIR = "/run/thanos-global-view/cluster";
+/**
+ * What holds unix sockets lives beside the ledger, not in the run directory: a socket path has at most 107 bytes
+ * (containerd refuses over 104), and a checkout may be deep. One cluster runs per machine, so fixed names are free.
+ */
+export const CONTAINERD_SOCKET = `${LEDGER_DIR}/containerd.sock`;
+/** The kubelet's root (its pod-resources and plugin sockets, pod volumes), removed by the cleanup. */
+export const KUBELET_ROOT = `${LEDGER_DIR}/kubelet`;
 
 /** Whether `address` is one a sandbox listener may use: loopback, or the host's address on the bridge. */
 export function isSandboxListenAddress(address: string): boolean {
