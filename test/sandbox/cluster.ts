@@ -137,6 +137,28 @@ export class Cluster {
     return JSON.parse((await this.kubectl(["get", ...args, "-o", "json"])).stdout) as T;
   }
 
+  /**
+   * host:port of a named container port on each Ready pod whose app.kubernetes.io/instance is `instance`, sorted (the
+   * host is on the pods' bridge, so it reaches them as the querier does).
+   */
+  async readyPodAddresses(namespace: string, instance: string, portName: string): Promise<string[]> {
+    const pods = await this.getJson<{
+      items: {
+        metadata: { name: string; deletionTimestamp?: string };
+        spec: { containers: { ports?: { name?: string; containerPort: number }[] }[] };
+        status: { podIP?: string; conditions?: { type: string; status: string }[] };
+      }[];
+    }>(["-n", namespace, "pods", "-l", `app.kubernetes.io/instance=${instance}`]);
+    return pods.items
+      .filter((pod) => !pod.metadata.deletionTimestamp && pod.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
+      .map((pod) => {
+        const port = pod.spec.containers.flatMap((container) => container.ports ?? []).find((candidate) => candidate.name === portName);
+        if (!port) throw new Error(`pod ${namespace}/${pod.metadata.name} has no port named ${portName}`);
+        return `${pod.status.podIP}:${port.containerPort}`;
+      })
+      .sort();
+  }
+
   /** Server-side apply of objects (one List, so kubectl orders Namespaces and CRDs first). */
   async apply(objects: readonly unknown[]): Promise<void> {
     const list = { apiVersion: "v1", kind: "List", items: objects };

@@ -125,6 +125,15 @@ export async function metricValue(httpUrl: string, metric: string, labels: Recor
   return sum;
 }
 
+/** How many parts a query frontend has split range queries into (the metric's name differs between versions). */
+export async function frontendSplitQueries(httpUrl: string): Promise<number> {
+  for (const metric of ["thanos_frontend_split_queries_total", "cortex_frontend_split_queries_total"]) {
+    const value = await metricValue(httpUrl, metric, { tripperware: "query_range" });
+    if (value > 0) return value;
+  }
+  return 0;
+}
+
 export interface OpenMetricsSeries {
   /** e.g. `cold_test{series="a"}` */
   selector: string;

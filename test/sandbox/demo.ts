@@ -22,7 +22,7 @@ import { IN_CLUSTER_PROMETHEUS_IMAGES } from "./inClusterPrometheus";
 import { kubernetesBinDir } from "./kubeApiserver";
 import { minioBinary } from "./minio";
 import { processesMentioning, sleep, waitFor } from "./process";
-import { startSandboxStack, toolchainEnv, waitForQuerierStores, type SandboxStack } from "./stack";
+import { historyThroughFrontend, startSandboxStack, toolchainEnv, waitForQuerierStores, type SandboxStack } from "./stack";
 import { committedThanosVersion } from "./stackConfig";
 import { instantQuery, thanosReleaseDir, type Series } from "./thanos";
 import { buildRootfs } from "./vm";
@@ -209,7 +209,7 @@ async function keeper(): Promise<void> {
     log("starting the sandbox: the cluster with prometheus-operator's Prometheus pair, the VM on its network, MinIO, the release mirror");
     const started = Date.now();
     session = await startSandboxStack({ env, runDir: files.runDir, log });
-    const { sandbox, stack } = session;
+    const { sandbox, stack, history } = session;
     log(`sandbox ready in ${((Date.now() - started) / 1000).toFixed(0)} s; pulumi up -s sandbox (config: ${stack.configFile}, KUBECONFIG=${sandbox.cluster.kubeconfig})`);
     const result = await stack.up([], { onLine: (line) => console.log(`  | ${line}`) });
     log(`pulumi up took ${(result.durationMs / 1000).toFixed(1)} s`);
@@ -219,8 +219,11 @@ async function keeper(): Promise<void> {
     const prometheusPods = await sandbox.inClusterPrometheus.waitReady();
     const url = await querier.readyUrl();
     const podName = (await querier.pods()).find((pod) => querier.url(pod) === url)!.name;
-    // The querier finds the Prometheus pods through the headless Service's SRV records (re-resolved every 30 s).
-    const expected = [sandbox.vmGrpcAddress, ...prometheusPods.map((pod) => `${pod.ip}:10901`)];
+    // The querier finds the Prometheus pods and the store gateway through the headless Services' SRV records
+    // (re-resolved every 30 s).
+    const { namespace, storeGateway } = config.kubernetes;
+    const storeGateways = await sandbox.cluster.readyPodAddresses(namespace, storeGateway.name, "grpc");
+    const expected = [sandbox.vmGrpcAddress, ...prometheusPods.map((pod) => `${pod.ip}:10901`), ...storeGateways];
     log(`asking querier pod ${podName} (${url}) for its stores: ${expected.join(", ")}`);
     const stores = await waitForQuerierStores(url, expected);
     // A replica's first scrapes may still be under way: wait until both sides answer.
@@ -229,6 +232,9 @@ async function keeper(): Promise<void> {
       return new Set(reply.series.map((s) => s.metric.cluster)).size === 2 ? reply : undefined;
     }, 60_000, 1_000);
     const raw = await instantQuery(url, QUERY, { dedup: false });
+    const past = await historyThroughFrontend(sandbox, history);
+    if (past.historicPoints === 0) throw new Error(`the query frontend (${past.frontendUrl}) found none of the bucket's history`);
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
     const k8sSeries = (series: Series[]) => series.filter((s) => s.metric.cluster === K8S_CLUSTER).length;
     const storeLines = stores
       .map((store) => `  ${store.name.padEnd(22)} ${store.labelSets.map((set) => JSON.stringify(set)).join(" ")}`)
@@ -240,15 +246,21 @@ async function keeper(): Promise<void> {
       formatSeries(answer.series),
       `(${K8S_CLUSTER}: ${k8sSeries(answer.series)} series deduplicated, ${k8sSeries(raw.series)} from both replicas without dedup)`,
       "",
-      "Its stores (the VM sidecar installed by pulumi over SSH, and the sidecars of both Prometheus pods of",
-      `${sandbox.inClusterPrometheus.namespace}/${sandbox.inClusterPrometheus.name}, found through the headless Service and CoreDNS):`,
+      "Its stores (the VM sidecar installed by pulumi over SSH, the sidecars of both Prometheus pods of",
+      `${sandbox.inClusterPrometheus.namespace}/${sandbox.inClusterPrometheus.name}, and the store gateway, found through headless Services and CoreDNS):`,
       ...storeLines,
+      "",
+      `History through the query frontend pod ${namespace}/${config.kubernetes.queryFrontend.name} (${past.frontendUrl}): \`${history.selector}\``,
+      `from ${day(past.range.start * 1000)} to now, a point every ${past.range.step / 60} minutes, split into ${past.splitQueries} queries:`,
+      `  ${past.historicPoints} points from ${day(history.startMs)} to ${day(history.endMs)} UTC, served from the bucket by the store gateway;`,
+      `  the VM's Prometheus holds ${past.pointsInPrometheus} of them (it started days later).`,
       "",
       "Stack outputs:",
       ...Object.entries(await stack.outputs()).map(([key, value]) => `  ${key}: ${JSON.stringify(value)}`),
       "",
       `Still running in the background (keeper pid ${process.pid}; state, logs and the Pulumi backend in ${path.relative(REPO_ROOT, stateDir)}/).`,
       `Try: curl -s '${url}/api/v1/query?query=${QUERY}'`,
+      `     curl -s '${past.frontendUrl}/api/v1/query_range?query=up&start=${past.range.start}&end=${past.range.end}&step=${past.range.step}'`,
       `     ${kubectl} -n ${config.kubernetes.namespace} port-forward deployment/${config.kubernetes.querier.name} 10902`,
       `     ${kubectl} get pods -A`,
       "Tear down with: make sandbox-down",

@@ -23,14 +23,15 @@ import { byType, recorded, reveal, runProgram, valueOf } from "../harness/mocks"
 import { startCluster, type Cluster } from "./cluster";
 import { clusterResolvConf } from "./clusterFiles";
 import { HOST_ADDRESS, VM_ADDRESS } from "./clusterNetwork";
+import { makeBlocks, uploadBlocks, type BlockMeta } from "./coldStorage";
 import { IN_CLUSTER_PROMETHEUS_IMAGES, PROMETHEUS_NAMESPACE, startInClusterPrometheus, type InClusterPrometheus } from "./inClusterPrometheus";
 import { startThanosMirror, type ThanosMirror, type ThanosRelease } from "./mirror";
 import { minioBinary, startMinio, type MinioServer } from "./minio";
 import { freePorts, httpRequest, LOOPBACK } from "./ports";
 import { createRunDir, ProcessRegistry } from "./process";
-import { renderPrometheusConfig, startHostPrometheus, type HostPrometheus } from "./prometheus";
+import { renderPrometheusConfig, SELF_SCRAPE_JOB, startHostPrometheus, type HostPrometheus } from "./prometheus";
 import { committedConfig, committedThanosVersion, SANDBOX_SECRET_KEYS, sandboxStackConfig, type RawStackConfig, type SandboxBootValues } from "./stackConfig";
-import { querierArgsOnHost, startQuerier, startSidecar, thanosBinary, thanosReleaseDir, type HostSidecar, type HostThanos } from "./thanos";
+import { DNS_DISCOVERY, querierArgEndpoints, querierArgsOnHost, startQuerier, startSidecar, thanosBinary, thanosReleaseDir, type HostSidecar, type HostThanos } from "./thanos";
 import { PROMETHEUS_DATA_DIR, runSsh, Vm, type PrometheusOptions, type VmOptions } from "./vm";
 
 export const VM_CLUSTER = "prom_vm";
@@ -119,20 +120,27 @@ export interface SidecarUnitState {
   nRestarts: number;
 }
 
-/** A block's meta.json as the Thanos shipper writes it (the fields the tests read). */
-export interface BlockMeta {
-  ulid: string;
-  minTime: number;
-  maxTime: number;
-  thanos: { labels: Record<string, string>; source: string };
-}
-
-export interface BucketBlock {
+/** A block in the bucket, as shipped. */
+export interface ShippedBlock {
   ulid: string;
   meta: BlockMeta;
   /** When meta.json was written, per MinIO (the shipper writes it last). */
   uploadedAt: Date;
 }
+
+/** The history the sandbox seeds in the bucket: a series no Prometheus here holds for that time, and its span. */
+export interface BucketHistory {
+  /** The series, e.g. up{instance="localhost:9090",job="prometheus"}, with these external labels in the bucket. */
+  selector: string;
+  externalLabels: Record<string, string>;
+  /** Unix ms: [start, end), 2h-aligned, ending two days before the sandbox started. */
+  startMs: number;
+  endMs: number;
+  blocks: BlockMeta[];
+}
+
+const HOUR_SECONDS = 3600;
+const DAY_SECONDS = 24 * HOUR_SECONDS;
 
 const BLOCK_ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -355,7 +363,7 @@ export class GlobalViewSandbox {
   }
 
   /** Every block in the bucket with its meta.json; blocks still being uploaded (no meta.json yet) are left out. */
-  async bucketBlocks(): Promise<BucketBlock[]> {
+  async bucketBlocks(): Promise<ShippedBlock[]> {
     const bucket = this.bucket;
     const metas = (await this.minio.listObjects(bucket)).filter((object) => /^[0-9A-Z]{26}\/meta\.json$/.test(object.key));
     return Promise.all(
@@ -375,6 +383,30 @@ export class GlobalViewSandbox {
     return this.vm.reconfigurePrometheus(this.vmPrometheus);
   }
 
+  /**
+   * Seeds the bucket with a day of the VM's `up`, ending two days ago, long before its Prometheus started: blocks made
+   * by promtool and shipped with the VM's external labels by Thanos' own uploader, as if the VM had run then. What
+   * the store gateway serves, and what only a query reaching back past every Prometheus here can find.
+   */
+  async seedHistory(): Promise<BucketHistory> {
+    const endSeconds = Math.floor((Date.now() / 1000 - 2 * DAY_SECONDS) / (2 * HOUR_SECONDS)) * 2 * HOUR_SECONDS;
+    const startSeconds = endSeconds - DAY_SECONDS;
+    const selector = `up{instance="${this.vm.selfScrapeTarget}",job="${SELF_SCRAPE_JOB}"}`;
+    const externalLabels = this.vmPrometheus.externalLabels ?? {};
+    const dir = fs.mkdtempSync(path.join(this.runDir, "history-"));
+    // The uploader's objstore file holds the secret key: it lives only while the upload runs.
+    const objstoreFile = path.join(dir, "objstore.yml");
+    try {
+      await makeBlocks(dir, { metric: "up", series: [{ selector, value: () => 1 }], startSeconds, endSeconds, stepSeconds: 60 });
+      fs.writeFileSync(objstoreFile, this.expectedObjstoreYaml(), { mode: 0o600 });
+      const release = this.releases.find((candidate) => candidate.version === this.parsedConfig().thanosVersion.text)!;
+      const blocks = await uploadBlocks({ binary: thanosBinary(release.dir), blocksDir: path.join(dir, "blocks"), objstoreFile, labels: externalLabels, minio: this.minio, bucket: this.bucket });
+      return { selector, externalLabels, startMs: startSeconds * 1000, endMs: endSeconds * 1000, blocks };
+    } finally {
+      fs.rmSync(objstoreFile, { force: true });
+    }
+  }
+
   /** The bucket the stack ships blocks to (objstore.bucket). */
   get bucket(): string {
     return this.parsedConfig().objstore.bucket;
@@ -389,14 +421,22 @@ export class GlobalViewSandbox {
    */
   async querierArgs(change: VmChange = {}, tlsDir?: string): Promise<string[]> {
     await this.runStack(change);
-    const [deployment] = byType("kubernetes:apps/v1:Deployment");
+    const { querier, storeGateway } = this.parsedConfig(change).kubernetes;
+    const deployment = byType("kubernetes:apps/v1:Deployment").find((resource) => reveal(resource.inputs).metadata.name === querier.name)!;
     const container = reveal(deployment.inputs).spec.template.spec.containers[0] as { args: string[]; volumeMounts?: { mountPath: string }[] };
     const files = this.querierTlsFiles(container.volumeMounts?.[0]?.mountPath, tlsDir);
     const [grpcPort, httpPort] = await freePorts(2);
+    const sidecars = this.k8sSidecars.map((sidecar) => sidecar.grpcAddress);
+    // The store gateway's pods have no stand-in here (the cold storage tests run it on its own bucket): its
+    // endpoint is left out, the in-cluster sidecars' Service is dialled as the host sidecars.
+    const discovered = Object.fromEntries(
+      querierArgEndpoints(container.args).filter((address) => DNS_DISCOVERY.test(address))
+        .map((address) => [address, storeGateway.enabled && address.includes(`_tcp.${storeGateway.name}.`) ? [] : sidecars]),
+    );
     return querierArgsOnHost(container.args, {
       grpcAddress: `${LOOPBACK}:${grpcPort}`,
       httpAddress: `${LOOPBACK}:${httpPort}`,
-      discovered: this.k8sSidecars.map((sidecar) => sidecar.grpcAddress),
+      discovered,
       ...(files && { files }),
     });
   }
@@ -520,10 +560,17 @@ export async function startGlobalViewSandbox(options: GlobalViewSandboxOptions =
       await minio.createBucket(bucket);
       step(`mirror ${mirror.baseUrl}, MinIO ${minio.endpoint}, VM ${vm.name} at ${vm.address} up`);
       const config = sandboxStackConfig(bootValuesOf(vm, minio, mirror, true));
-      const objstoreSecret = parseStackConfig(asRawConfig(config), secretKeySet(SANDBOX_SECRET_KEYS)).kubernetes.objstoreSecret;
+      const { objstoreSecret, storeGateway, compactor } = parseStackConfig(asRawConfig(config), secretKeySet(SANDBOX_SECRET_KEYS)).kubernetes;
       if (objstoreSecret?.namespace !== PROMETHEUS_NAMESPACE) {
         throw new Error(`Pulumi.sandbox.yaml: kubernetes.objstoreSecret must be set, in namespace ${PROMETHEUS_NAMESPACE} where the Prometheus pods run`);
       }
+      // The stack's StatefulSets claim volumes of the default class, and the cluster has no provisioner: one local
+      // volume per claim, made beforehand as for the Prometheus pods.
+      if (storeGateway.enabled && !storeGateway.storage.emptyDir) {
+        const claims = storeGateway.replicas * Math.max(1, storeGateway.timePartitions.length);
+        await cluster.createLocalVolumes(Array.from({ length: claims }, (_, i) => `${storeGateway.name}-${i}`), storeGateway.storage.size);
+      }
+      if (compactor.enabled && !compactor.storage.emptyDir) await cluster.createLocalVolumes([compactor.name], compactor.storage.size);
       const prometheus = await startInClusterPrometheus(cluster, {
         objstoreSecret,
         thanosVersion,

@@ -84,17 +84,29 @@ export class KubeApiserver {
    * (an unknown field, an invalid value). Resolves to the object as stored.
    */
   async apply(object: KubeObject): Promise<KubeObject> {
-    const resource = await this.resourceFor(object.apiVersion, object.kind);
-    const prefix = object.apiVersion.includes("/") ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`;
-    const scope = resource.namespaced ? `/namespaces/${object.metadata.namespace ?? "default"}` : "";
     const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, fieldValidation: "Strict", force: "true" });
-    const urlPath = `${prefix}${scope}/${resource.name}/${encodeURIComponent(object.metadata.name)}?${query.toString()}`;
+    const urlPath = `${await this.objectPath(object)}?${query.toString()}`;
     try {
       // JSON is YAML, and it is what the apply content type accepts.
       return (await this.request("PATCH", urlPath, JSON.stringify(object), "application/apply-patch+yaml")) as KubeObject;
     } catch (error) {
       throw new Error(`${object.kind} ${object.metadata.name} refused: ${(error as Error).message}`);
     }
+  }
+
+  /** Deletes the object if it is there (as the kubernetes provider replaces what it may not update in place). */
+  async delete(object: KubeObject): Promise<void> {
+    const urlPath = await this.objectPath(object);
+    await this.request("DELETE", urlPath).catch((error: Error) => {
+      if (!/: HTTP 404: /.test(error.message)) throw error;
+    });
+  }
+
+  private async objectPath(object: KubeObject): Promise<string> {
+    const resource = await this.resourceFor(object.apiVersion, object.kind);
+    const prefix = object.apiVersion.includes("/") ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`;
+    const scope = resource.namespaced ? `/namespaces/${object.metadata.namespace ?? "default"}` : "";
+    return `${prefix}${scope}/${resource.name}/${encodeURIComponent(object.metadata.name)}`;
   }
 
   /**

@@ -59,6 +59,9 @@ export interface PrometheusConfigInput {
   selfTarget: string;
 }
 
+/** The job of a sandbox Prometheus scraping itself (its `up` series). */
+export const SELF_SCRAPE_JOB = "prometheus";
+
 export function renderPrometheusConfig(input: PrometheusConfigInput): string {
   const labels = input.externalLabels ?? {};
   return stringify({
@@ -67,7 +70,7 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
       evaluation_interval: input.scrapeInterval,
       ...(Object.keys(labels).length > 0 ? { external_labels: labels } : {}),
     },
-    scrape_configs: [{ job_name: "prometheus", static_configs: [{ targets: [input.selfTarget] }] }],
+    scrape_configs: [{ job_name: SELF_SCRAPE_JOB, static_configs: [{ targets: [input.selfTarget] }] }],
   });
 }
 

@@ -10,7 +10,8 @@ import * as YAML from "yaml";
 import { runCommand } from "../harness/command";
 import { PROJECT } from "../../lib/project";
 import { REPO_ROOT } from "../repo";
-import { startGlobalViewSandbox, type GlobalViewSandbox } from "./globalView";
+import { frontendSplitQueries, rangeQuery, type RangeResult } from "./coldStorage";
+import { startGlobalViewSandbox, type BucketHistory, type GlobalViewSandbox } from "./globalView";
 import { bootConfig, type ConfigValues } from "./stackConfig";
 import { freePorts, LOOPBACK } from "./ports";
 import { runForStdout, waitFor, type ProcessRegistry } from "./process";
@@ -298,9 +299,42 @@ export function waitForQuerierStores(httpUrl: string, addresses: readonly string
   );
 }
 
+/** What a range query through the stack's query frontend found of the bucket's history. */
+export interface HistoryAnswer {
+  /** The query frontend pod asked, at its own address. */
+  frontendUrl: string;
+  range: { start: number; end: number; step: number };
+  /** Points of the seeded series within the history's span: answered from the bucket, through the store gateway. */
+  historicPoints: number;
+  /** The same span asked of the VM's Prometheus itself: none, it never held that time. */
+  pointsInPrometheus: number;
+  /** The parts the frontend split its range queries into so far. */
+  splitQueries: number;
+}
+
+/**
+ * Asks a Ready query frontend pod of the stack for the seeded series from the history's start to now, a point every
+ * 30 minutes, and the VM's Prometheus for the history's span, as the control.
+ */
+export async function historyThroughFrontend(sandbox: GlobalViewSandbox, history: BucketHistory): Promise<HistoryAnswer> {
+  const { namespace, queryFrontend } = sandbox.parsedConfig().kubernetes;
+  const [address] = await sandbox.cluster.readyPodAddresses(namespace, queryFrontend.name, "http");
+  if (!address) throw new Error(`no Ready pod of ${namespace}/${queryFrontend.name}`);
+  const frontendUrl = `http://${address}`;
+  const step = 1800;
+  const range = { start: history.startMs / 1000, end: Math.floor(Date.now() / 1000), step };
+  const inHistory = (result: RangeResult) =>
+    result.result.flatMap((series) => series.values).filter(([t]) => t * 1000 >= history.startMs && t * 1000 < history.endMs).length;
+  const answer = await rangeQuery(frontendUrl, history.selector, range);
+  const control = await rangeQuery(sandbox.vm.prometheusUrl, history.selector, { start: range.start, end: history.endMs / 1000, step });
+  return { frontendUrl, range, historicPoints: inHistory(answer), pointsInPrometheus: inHistory(control), splitQueries: await frontendSplitQueries(frontendUrl) };
+}
+
 export interface SandboxStack {
   sandbox: GlobalViewSandbox;
   stack: PulumiStack;
+  /** What the sandbox seeded in the bucket before the stack ran (its store gateway serves it). */
+  history: BucketHistory;
 }
 
 export interface StartSandboxStackOptions {
@@ -329,10 +363,12 @@ export async function startSandboxStack(options: StartSandboxStackOptions): Prom
     log: options.log,
   });
   try {
+    const history = await sandbox.seedHistory();
+    options.log?.(`seeded the bucket with ${history.blocks.length} blocks of ${history.selector}, ${new Date(history.startMs).toISOString()} to ${new Date(history.endMs).toISOString()}`);
     const stack = new PulumiStack({ dir: path.join(sandbox.runDir, "pulumi"), env: { ...options.env, ...sandbox.cluster.env } });
     const { plain, secrets } = bootConfig(sandbox.bootValues);
     await stack.init(plain, secrets);
-    return { sandbox, stack };
+    return { sandbox, stack, history };
   } catch (error) {
     await sandbox.stop();
     throw error;

@@ -79,7 +79,8 @@ export async function startSidecar(options: StartSidecarOptions): Promise<HostSi
   return { name: options.name, grpcAddress, httpUrl, process: managed, objstoreConfigFile, stop: () => managed.stop() };
 }
 
-const DNS_DISCOVERY = /^dns(srv)?\+/;
+/** An endpoint found through DNS (dns+ or dnssrv+), as the querier reads it. */
+export const DNS_DISCOVERY = /^dns(srv)?\+/;
 
 /**
  * A querier's args (as the Querier component renders them) for a host process: the listen addresses moved to the

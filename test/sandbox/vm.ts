@@ -218,9 +218,9 @@ export class Vm {
     return this.network ? "0.0.0.0" : this.address;
   }
 
-  /** How Prometheus reaches itself for its self-scrape. */
-  private get selfAddress(): string {
-    return this.network ? "localhost" : this.address;
+  /** The target its Prometheus scrapes itself at (the instance label of its `up`): in a netns of its own, localhost. */
+  get selfScrapeTarget(): string {
+    return `${this.network ? "localhost" : this.address}:${PROMETHEUS_PORT}`;
   }
 
   /**
@@ -235,7 +235,7 @@ export class Vm {
     const write = (file: string, text: string) =>
       `printf %s '${Buffer.from(text).toString("base64")}' | base64 -d > ${file}`;
     const script = [
-      write(PROMETHEUS_CONFIG_FILE, prometheusConfig(this.selfAddress, settings)),
+      write(PROMETHEUS_CONFIG_FILE, prometheusConfig(this.selfScrapeTarget, settings)),
       write("/etc/default/prometheus", prometheusDefaults(this.listenAddress, settings)),
       // A Prometheus that kept failing has hit systemd's start limit, which would refuse the restart.
       "systemctl reset-failed prometheus.service",
@@ -329,7 +329,7 @@ export class Vm {
     );
     fs.writeFileSync(etc("hostname"), `${this.name}\n`);
     fs.writeFileSync(etc("hosts"), `127.0.0.1 localhost\n${this.address} ${this.name}\n::1 localhost ip6-localhost\n`);
-    fs.writeFileSync(etc("prometheus/prometheus.yml"), prometheusConfig(this.selfAddress, this.bootPrometheus));
+    fs.writeFileSync(etc("prometheus/prometheus.yml"), prometheusConfig(this.selfScrapeTarget, this.bootPrometheus));
     fs.writeFileSync(etc("default/prometheus"), prometheusDefaults(this.listenAddress, this.bootPrometheus));
     if (this.network?.resolvConf !== undefined) {
       // The image's resolv.conf may be a link (to systemd-resolved's); replaced by a file of its own.
@@ -423,9 +423,9 @@ function resolvePrometheus(o: PrometheusOptions): PrometheusSettings {
   return s;
 }
 
-/** prometheus.yml for the VM: it scrapes itself at `selfAddress`. */
-function prometheusConfig(selfAddress: string, s: PrometheusSettings): string {
-  return renderPrometheusConfig({ externalLabels: s.externalLabels, scrapeInterval: s.scrapeInterval, selfTarget: `${selfAddress}:${PROMETHEUS_PORT}` });
+/** prometheus.yml for the VM: it scrapes itself at `selfTarget`. */
+function prometheusConfig(selfTarget: string, s: PrometheusSettings): string {
+  return renderPrometheusConfig({ externalLabels: s.externalLabels, scrapeInterval: s.scrapeInterval, selfTarget });
 }
 
 function prometheusDefaults(listenAddress: string, s: PrometheusSettings): string {

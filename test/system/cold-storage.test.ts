@@ -12,6 +12,7 @@ import { DEFAULT_THANOS_VERSION } from "../../lib/thanosVersion";
 import { referenceConfig, REFERENCE_SECRET_KEYS, withAllComponents } from "../harness/configs";
 import {
   bucketBlocks,
+  frontendSplitQueries,
   makeBlocks,
   metricValue,
   rangeQuery,
@@ -307,13 +308,6 @@ test("the query frontend splits a range query, answers what the querier answers,
   const range = { start: aligned(NOW - 2 * DAY - 3 * HOUR), end: aligned(NOW - 3 * HOUR), step };
   const params = { max_source_resolution: "0s" };
   const querierRequests = () => metricValue(compactQuerier.httpUrl, "http_requests_total", { handler: "query_range" });
-  const splits = async () => {
-    for (const metric of ["thanos_frontend_split_queries_total", "cortex_frontend_split_queries_total"]) {
-      const value = await metricValue(frontend.httpUrl, metric, { tripperware: "query_range" });
-      if (value > 0) return value;
-    }
-    return 0;
-  };
   const cacheHits = async () => {
     let total = 0;
     for (const metric of ["cortex_cache_hits_total", "thanos_cache_hits_total"]) total += await metricValue(frontend.httpUrl, metric, { tripperware: "query_range" });
@@ -324,7 +318,7 @@ test("the query frontend splits a range query, answers what the querier answers,
   const requestsBefore = await querierRequests();
   const first = await rangeQuery(frontend.httpUrl, "cold_test", range, params);
   const requestsAfterFirst = await querierRequests();
-  const splitCount = await splits();
+  const splitCount = await frontendSplitQueries(frontend.httpUrl);
   const hitsAfterFirst = await cacheHits();
   assert.deepEqual(first, direct, "the frontend's answer is the querier's");
   assert.ok(splitCount >= 3, `split into ${splitCount}`);
