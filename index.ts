@@ -16,10 +16,9 @@ import { QueryFrontend } from "./components/queryFrontend";
 import { SidecarService } from "./components/sidecarService";
 import { StackOutputHosts } from "./components/stackOutputHosts";
 import { StoreGateway } from "./components/storeGateway";
-import { VmSidecar } from "./components/vmSidecar";
-import { ConfigError, readStackConfig } from "./lib/config";
-import { fleetLabelProblems, rolloutPredecessors, settleSeconds } from "./lib/fleet";
-import { PART_OF_LABEL, PROJECT } from "./lib/project";
+import { VmFleet } from "./components/vmFleet";
+import { readStackConfig } from "./lib/config";
+import { PART_OF_LABEL } from "./lib/project";
 
 const config = readStackConfig();
 const kubernetesConfig = config.kubernetes;
@@ -55,57 +54,23 @@ const objectStore = new ObjectStore(
   kubernetesOptions,
 );
 
-const hosts = new StackOutputHosts();
-const sshPrivateKey = pulumi.secret(config.sshPrivateKey ?? "");
-const predecessors = rolloutPredecessors(config.vms);
-const settle = settleSeconds(kubernetesConfig.querier.infoTimeout);
-const sidecarTls = config.tls && {
-  caCert: pulumi.secret(config.tls.caCert),
-  cert: pulumi.secret(config.tls.sidecarCert),
-  key: pulumi.secret(config.tls.sidecarKey),
-};
-const vmSidecars = config.vms.map((vm, index) => {
-  const host = hosts.resolve(vm.host, `vms[${index}].host`);
-  return new VmSidecar(
-    vm.name,
-    {
-      vm: {
-        ...vm,
-        prometheusClientConfig: config.prometheusCredentials?.[vm.name] !== undefined || vm.prometheusCaCert !== undefined,
-        settleSeconds: predecessors.includes(index) ? settle : 0,
-      },
-      host,
-      advertiseAddress: vm.advertiseAddress === undefined ? host : hosts.resolve(vm.advertiseAddress, `vms[${index}].advertiseAddress`),
-      sshPrivateKey,
-      thanosVersion: config.thanosVersion,
-      thanosDownload: config.thanosDownload,
-      objstore: objstoreSettings,
-      objstoreSecretKey,
-      tls: sidecarTls,
-      prometheusAccess: pulumi.secret(pulumi.output({ credentials: config.prometheusCredentials?.[vm.name], caCert: vm.prometheusCaCert })),
-    },
-    // The bucket must exist before a sidecar starts shipping blocks to it.
-    { dependsOn: [objectStore] },
-  );
-});
-// Read from each VM (its Prometheus may have been set up by hand): a label set two VMs share fails every install,
-// before any sidecar of the change starts. Known during `up` only; at preview configurePrometheus's labels are checked
-// (and nothing runs). The installs wait for the check without depending on every label read in the state, which
-// would grow with the square of the fleet: a plain promise holding no resources, resolved once the check passed.
-const fleetChecked = new Promise<pulumi.Resource[]>((resolve, reject) => {
-  if (pulumi.runtime.isDryRun()) return resolve([]);
-  pulumi.all(vmSidecars.map((sidecar) => sidecar.externalLabels)).apply((labels) => {
-    const members = config.vms.map((vm, index) => ({ index, name: vm.name, haGroup: vm.haGroup, labels: labels[index] }));
-    const problems = fleetLabelProblems(members, kubernetesConfig.querier.replicaLabels, (member) => `${PROJECT}:vms[${member.index}]`, "its Prometheus reports");
-    if (problems.length > 0) reject(new ConfigError(problems));
-    else resolve([]);
-  });
-});
-// The replicas of an haGroup change one after another: each install waits for the previous one's (ready) sidecar.
-const installs: pulumi.Resource[] = [];
-vmSidecars.forEach((sidecar, index) => {
-  const previous = predecessors[index];
-  installs.push(sidecar.deploy([fleetChecked, ...(previous === undefined ? [] : [[installs[previous]]])]));
+const vmFleet = new VmFleet("vms", {
+  vms: config.vms,
+  hosts: new StackOutputHosts(),
+  sshPrivateKey: pulumi.secret(config.sshPrivateKey ?? ""),
+  thanosVersion: config.thanosVersion,
+  thanosDownload: config.thanosDownload,
+  objstore: objstoreSettings,
+  objstoreSecretKey,
+  tls: config.tls && {
+    caCert: pulumi.secret(config.tls.caCert),
+    cert: pulumi.secret(config.tls.sidecarCert),
+    key: pulumi.secret(config.tls.sidecarKey),
+  },
+  prometheusCredentials: config.prometheusCredentials,
+  replicaLabels: kubernetesConfig.querier.replicaLabels,
+  querierInfoTimeout: kubernetesConfig.querier.infoTimeout,
+  bucket: objectStore,
 });
 
 const sidecarServiceConfig = kubernetesConfig.sidecarService;
@@ -188,7 +153,7 @@ const querier = new Querier(
     endpoints: pulumi
       .all([
         ...(sidecarService ? [sidecarService.endpoint] : []),
-        ...vmSidecars.map((sidecar) => sidecar.endpoint),
+        ...vmFleet.endpoints,
         ...(storeGateway ? [storeGateway.endpoint] : []),
       ])
       .apply((endpoints) => [...endpoints, ...querierConfig.extraEndpoints]),
@@ -244,8 +209,8 @@ if (monitoringConfig.enabled) {
   );
 }
 
-export const vmSidecarGrpcAddresses = pulumi.all(vmSidecars.map((sidecar) => sidecar.grpcAddress));
-export const vmSidecarHttpAddresses = pulumi.all(vmSidecars.map((sidecar) => sidecar.httpAddress));
+export const vmSidecarGrpcAddresses = vmFleet.grpcAddresses;
+export const vmSidecarHttpAddresses = vmFleet.httpAddresses;
 export const querierStores = querier.stores;
 export const querierHttpUrl = querier.httpUrl;
 export const queryFrontendUrl = queryFrontend?.url;
