@@ -175,6 +175,14 @@ export class Vm {
     }
   }
 
+  /**
+   * Its entry in a stack's `vms` when it shares the host's network: its services keep to its loopback address, and
+   * Debian's Prometheus keeps its TSDB where Debian puts it.
+   */
+  stackEntry(name: string): Record<string, unknown> {
+    return { name, host: this.address, hostKey: this.hostKey, prometheusUrl: this.prometheusUrl, tsdbPath: PROMETHEUS_DATA_DIR, bindAddress: this.address, readyTimeoutSeconds: 60 };
+  }
+
   /** The client's private key (OpenSSH format), authorized for root. */
   get privateKey(): string {
     return this.key;

@@ -62,16 +62,7 @@ before(
         // The querier checks its endpoints every info timeout; a replica waits that long (plus 5 s) after its
         // restart before the next one goes down.
         kubernetes: { renderYamlToDirectory: path.join(stack.dir, "rendered"), querier: { infoTimeout: "5s" }, sidecarService: { enabled: false } },
-        vms: vms.map((vm, index) => ({
-          name: `replica-${String.fromCharCode(97 + index)}`,
-          host: vm.address,
-          hostKey: vm.hostKey,
-          prometheusUrl: vm.prometheusUrl,
-          tsdbPath: "/var/lib/prometheus/metrics2",
-          bindAddress: vm.address,
-          readyTimeoutSeconds: 60,
-          haGroup: PAIR,
-        })),
+        vms: vms.map((vm, index) => ({ ...vm.stackEntry(`replica-${String.fromCharCode(97 + index)}`), haGroup: PAIR })),
         objstore: { bucket: "thanos", endpoint: minio.endpoint, insecure: true, accessKey: minio.accessKey },
       },
       { sshPrivateKey: fs.readFileSync(keyFile, "utf8"), objstoreSecretKey: minio.secretKey },
