@@ -116,13 +116,25 @@ function isHttpUrl(value: string): boolean {
     return false;
   }
 }
-const httpUrl = z.string().refine(isHttpUrl, {
-  error: "must be an http:// or https:// URL without spaces or control characters (percent-encode them), e.g. http://localhost:9090",
-});
+/** Whether an http(s) URL holds a user or password, which would show in the commands and the state. */
+const holdsUserinfo = (value: string) => {
+  try {
+    const url = new URL(value);
+    return url.username !== "" || url.password !== "";
+  } catch {
+    return false;
+  }
+};
+const httpUrl = z
+  .string()
+  .refine(isHttpUrl, { error: "must be an http:// or https:// URL without spaces or control characters (percent-encode them), e.g. http://localhost:9090" })
+  .refine((value) => !holdsUserinfo(value), {
+    error: "must not hold a user or password: it would show in the commands, the unit and the state; Prometheus' credentials go in the secret prometheusCredentials.<vm name>",
+  });
 /** A download URL template: an http(s) URL once {version} and {arch} are filled in (curl would also read file://). */
 const urlTemplate = (example: string) =>
-  z.string().refine((value) => isHttpUrl(value.replace(/\{version\}/g, "0.42.4").replace(/\{arch\}/g, "amd64")), {
-    error: `must be an http:// or https:// URL (with {version} and {arch} placeholders), without spaces or control characters, e.g. ${example}`,
+  z.string().refine((value) => isHttpUrl(value.replace(/\{version\}/g, "0.42.4").replace(/\{arch\}/g, "amd64")) && !holdsUserinfo(value), {
+    error: `must be an http:// or https:// URL (with {version} and {arch} placeholders), without spaces, control characters, or a user or password, e.g. ${example}`,
   });
 /** A value that goes into a YAML file or a script as one line: no control characters (a newline would split it). */
 const oneLine = (what: string) =>
@@ -185,7 +197,7 @@ const vm = z.strictObject({
     .optional(),
 });
 
-/** An extra querier endpoint, e.g. a store gateway; plain strings are shorthand for {address}. */
+/** An extra querier endpoint, e.g. a ruler or another stack's store gateway; plain strings are shorthand for {address}. */
 const endpointAddress = z.string().refine(isEndpointAddress, {
   error: "must be host:port, dns+host:port or dnssrv+_grpc._tcp.<service name>, e.g. thanos-store.thanos.svc.cluster.local:10901",
 });
@@ -485,7 +497,8 @@ export type ThanosDownload = StackConfig["thanosDownload"];
 export function checkStackOutputHost(key: string, source: { stack: string; output: string }, resolved: unknown): string {
   if (typeof resolved !== "string" || !isHost(resolved)) {
     throw new ConfigError([
-      `${PROJECT}:${key}: output "${source.output}" of stack ${source.stack} must be a hostname or an IP address, without a port or scheme; got ${JSON.stringify(resolved)}`,
+      // The value is not shown: another stack's output may be a secret.
+      `${PROJECT}:${key}: output "${source.output}" of stack ${source.stack} must be a hostname or an IP address, without a port or scheme; got ${typeof resolved === "string" ? `a string of ${resolved.length} characters` : typeof resolved}`,
     ]);
   }
   return resolved;
@@ -652,13 +665,15 @@ function checkTlsMix(config: StackConfig, problems: string[]): void {
   }
 }
 
-function decode(key: string, value: string, problems: string[]): unknown {
+function decode(key: string, value: string, secret: boolean, problems: string[]): unknown {
   // An unknown key (a typo) is left as it is: the schema reports it as unknown, which is the useful message.
   if (STRING_KEYS.has(key) || !(key in schema.shape)) return value;
   try {
     return JSON.parse(value);
   } catch {
-    problems.push(`${PROJECT}:${key}: must be structured YAML/JSON (set it in Pulumi.<stack>.yaml or with --path); got ${JSON.stringify(value.slice(0, 40))}`);
+    // A secret's value is never echoed, not even its start.
+    const got = secret ? "" : `; got ${JSON.stringify(value.slice(0, 40))}`;
+    problems.push(`${PROJECT}:${key}: must be structured YAML/JSON (set it in Pulumi.<stack>.yaml or with --path)${got}`);
     return undefined;
   }
 }
@@ -675,7 +690,7 @@ export function parseStackConfig(raw: Record<string, string>, secretKeys: Readon
     const separator = fullKey.indexOf(":");
     if (fullKey.slice(0, separator) !== PROJECT) continue; // provider settings such as kubernetes:context are not ours
     const key = fullKey.slice(separator + 1);
-    input[key] = decode(key, value, problems);
+    input[key] = decode(key, value, secretKeys.has(fullKey), problems);
   }
   for (const key of SECRET_KEYS) {
     if (input[key] !== undefined && !secretKeys.has(`${PROJECT}:${key}`)) {

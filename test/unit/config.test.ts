@@ -81,6 +81,16 @@ describe("parseStackConfig", () => {
     }
   });
 
+  it("never echoes a secret in its errors: a secret structured key given as a plain string, another stack's bad host", () => {
+    const token = "tok=9f2c/never:in+an-error";
+    const problems = problemsOf(changed((c) => (c.prometheusCredentials = token)), [...REFERENCE_SECRET_KEYS, "prometheusCredentials"]);
+    assert.equal(problems.length, 1, problems.join("\n"));
+    assert.match(problems[0], /^thanos-global-view:prometheusCredentials: must be structured YAML\/JSON/);
+    assert.ok(!problems[0].includes(token.slice(0, 8)), problems[0]);
+    const source = { stack: "acme/network/prod", output: "promVmIp" };
+    assert.throws(() => checkStackOutputHost("vms[0].host", source, token), (error: Error) => !error.message.includes(token) && error.message.endsWith(`got a string of ${token.length} characters`));
+  });
+
   it("ignores other namespaces' settings such as kubernetes:context", () => {
     const raw = { ...asRawConfig(referenceConfig()), "kubernetes:context": "prod" };
     assert.doesNotThrow(() => parseStackConfig(raw, secretKeySet(REFERENCE_SECRET_KEYS)));
@@ -165,6 +175,8 @@ describe("parseStackConfig", () => {
     ["sums URL template with a newline", (c) => (c.thanosDownload = { sha256sumsUrlTemplate: "https://mirror/sums.txt\nx" }), /^thanos-global-view:thanosDownload\.sha256sumsUrlTemplate: must be an http/],
     ["prometheusUrl with a newline (the URL parser would drop it)", (c) => (c.vms[0].prometheusUrl = "http://localhost:9090/\n"), /^thanos-global-view:vms\[0\]\.prometheusUrl: must be an http:\/\/ or https:\/\/ URL without spaces/],
     ["prometheusUrl with a space", (c) => (c.vms[0].prometheusUrl = "http://localhost:9090/prom etheus"), /^thanos-global-view:vms\[0\]\.prometheusUrl: must be an http/],
+    ["prometheusUrl with a user and password (they would show in commands, unit and state)", (c) => (c.vms[0].prometheusUrl = "http://admin:s3cret@localhost:9090"), /^thanos-global-view:vms\[0\]\.prometheusUrl: must not hold a user or password: .*prometheusCredentials/],
+    ["download URL template with a user and password", (c) => (c.thanosDownload = { urlTemplate: "https://u:p@mirror.example/v{version}/thanos-{version}.linux-{arch}.tar.gz" }), /^thanos-global-view:thanosDownload\.urlTemplate: must be an http:\/\/ or https:\/\/ URL .*or a user or password/],
     ["tsdbPath with a newline", (c) => (c.vms[0].tsdbPath = "/var/lib/prometheus\n/metrics2"), /^thanos-global-view:vms\[0\]\.tsdbPath: must be an absolute path without '\.\.' or control characters/],
     ["objstore region with a space", (c) => (c.objstore.region = "us east 1"), /^thanos-global-view:objstore\.region: must be a region name/],
     ["objstore prefix with a newline", (c) => (c.objstore.prefix = "a\nb"), /^thanos-global-view:objstore\.prefix: must not contain spaces or control characters/],
