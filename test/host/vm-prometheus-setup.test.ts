@@ -93,7 +93,7 @@ describe("Prometheus setup", () => {
   });
 
   /** The script for the reference VM, its files and lock moved to the scratch directory, and 2 s for Prometheus to get ready. */
-  function setup(): Promise<CommandResult> {
+  function setup(signal?: { name: NodeJS.Signals; afterMs: number }): Promise<CommandResult> {
     const values = {
       ...prometheusSetupValues({ ...VM, prometheusUrl: host.url }, { externalLabels: LABELS, blockDuration: "2h" }),
       DEFAULTS_FILE: defaults,
@@ -103,7 +103,7 @@ describe("Prometheus setup", () => {
       READY_TIMEOUT_SECONDS: 2,
     };
     const payload = vmSidecarPayload(prometheusSecrets({}));
-    return runBash(withFakes(renderScript("prometheus-setup", values), { file: "prometheus-tools", variables: { FAKE_DIR: fakeDir } }), payload);
+    return runBash(withFakes(renderScript("prometheus-setup", values), { file: "prometheus-tools", variables: { FAKE_DIR: fakeDir } }), payload, signal);
   }
 
   const calls = (tool: string) => {
@@ -222,6 +222,19 @@ describe("Prometheus setup", () => {
     assert.equal(fs.readFileSync(defaults, "utf8"), DEBIAN_DEFAULTS);
     assert.equal(fs.readFileSync(config, "utf8"), PROMETHEUS_YML);
     assert.deepEqual(calls("systemctl"), ["restart prometheus.service", "restart prometheus.service"]);
+  });
+
+  it("puts the backups back when a dropped SSH session (HUP) cuts the restart on the edited files short", async () => {
+    // Not ready: the script is still waiting for the restarted Prometheus when the session drops.
+    host.prometheus.ready = false;
+    const result = await setup({ name: "SIGHUP", afterMs: 600 });
+    assert.equal(result.code, 129, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    assert.match(`${result.stdout}${result.stderr}`, /interrupted: restored .*prometheus.* from the backups/);
+    assert.equal(fs.readFileSync(defaults, "utf8"), DEBIAN_DEFAULTS);
+    assert.equal(fs.readFileSync(config, "utf8"), PROMETHEUS_YML);
+    assert.deepEqual(calls("systemctl"), ["restart prometheus.service", "restart prometheus.service"]);
+    assert.deepEqual(leftovers(), []);
+    assert.deepEqual(fs.readdirSync(fakeDir).filter((name) => name.startsWith("thanos-global-view-setup.")), [], "the work directory was left behind");
   });
 
   /** The fake Prometheus runs with 31d as max block duration until it has been restarted `restarts` times in all. */

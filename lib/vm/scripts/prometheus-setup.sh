@@ -210,7 +210,8 @@ install_candidates() {
 }
 restore_backups() {
   local i
-  for i in "${!EDITED[@]}"; do cp -p -- "${BACKUPS[i]}" "${EDITED[i]}"; done
+  # Only the files already replaced have a backup (a signal may cut install_candidates short).
+  for i in "${!BACKUPS[@]}"; do cp -p -- "${BACKUPS[i]}" "${EDITED[i]}"; done
 }
 restart_prometheus() {
   local started
@@ -226,6 +227,26 @@ verify_running() {
   check_running_prometheus warn ||
     die "restarted $PROMETHEUS_UNIT, but the Prometheus at $PROMETHEUS_URL still does not run with $WANTED_FLAGS and external labels $WANTED_LABELS (warning above): check that prometheusUrl is this VM's packaged Prometheus and that $PROMETHEUS_UNIT reads $DEFAULTS_FILE"
 }
+# Set while Prometheus' files are the edited ones and not yet known to work: an exit then (a dropped SSH session, a
+# cancelled up) puts the backups back and restarts Prometheus on them.
+APPLYING=0
+on_exit() {
+  local status=$?
+  # Cleanup runs to the end: no second signal, and no failing write (a dropped session closes stderr) stops it.
+  trap '' HUP INT TERM
+  set +e
+  if ((status != 0 && APPLYING)); then
+    APPLYING=0
+    restore_backups
+    if restart_prometheus; then
+      log "interrupted: restored $(comma_list "${EDITED[@]}") from the backups; Prometheus runs on them again"
+    else
+      log "interrupted: restored $(comma_list "${EDITED[@]}") from the backups, but Prometheus is not ready on them: see journalctl -u $PROMETHEUS_UNIT"
+    fi
+  fi
+  remove_candidates
+  if [[ -n ${WORK:-} ]]; then rm -rf -- "$WORK"; fi
+}
 main() {
   require_root
   take_lock
@@ -234,7 +255,7 @@ main() {
   [[ -f $DEFAULTS_FILE && -f $PROMETHEUS_CONFIG ]] ||
     die "configurePrometheus handles the Debian/Ubuntu prometheus package ($DEFAULTS_FILE and $PROMETHEUS_CONFIG), not found here: set $WANTED_FLAGS and external_labels $WANTED_LABELS by hand, and turn configurePrometheus off"
   WORK=$(mktemp -d "$WORK_ROOT/thanos-global-view-setup.XXXXXX")
-  trap 'remove_candidates; rm -rf -- "$WORK"' EXIT
+  trap on_exit EXIT
   read_payload "$WORK/payload"
   use_prometheus_access "$WORK/payload"
   plan_flags
@@ -249,12 +270,15 @@ main() {
     verify_running
     return 0
   fi
+  APPLYING=1
   install_candidates
   if restart_prometheus; then
+    APPLYING=0
     verify_running
     log "restarted $PROMETHEUS_UNIT with $WANTED_FLAGS and external labels $WANTED_LABELS: ready"
     return 0
   fi
+  APPLYING=0
   restore_backups
   if restart_prometheus; then
     die "Prometheus did not get ready with the new settings within ${READY_TIMEOUT_SECONDS}s; restored $(comma_list "${EDITED[@]}") from the backups and it runs again"
