@@ -31,8 +31,8 @@ export interface VmFleetArgs extends Pick<VmSidecarArgs, "thanosVersion" | "than
  * The VM sidecars of a stack, changed as a fleet: every VM's external labels are read first, and if two Prometheus
  * servers share a label set every install fails, before any sidecar of the change starts (during `up` only: at
  * preview configurePrometheus's labels are checked, by the config schema, and nothing runs). The replicas of an
- * haGroup change one after another, each install waiting for the previous one's sidecar to be ready and settled;
- * the rest change in parallel.
+ * haGroup change one after another: each install waits for the previous one's sidecar to be ready and settled, and
+ * each Prometheus setup (which restarts Prometheus) for the previous one's; the rest change in parallel.
  */
 export class VmFleet extends pulumi.ComponentResource {
   readonly sidecars: VmSidecar[];
@@ -45,10 +45,12 @@ export class VmFleet extends pulumi.ComponentResource {
     super("thanos-global-view:vm:Fleet", name, {}, opts);
     const predecessors = rolloutPredecessors(args.vms);
     const settle = settleSeconds(args.querierInfoTimeout);
+    // The last Prometheus setup registered in each haGroup: the next replica's setup waits for it.
+    const lastSetup = new Map<string, pulumi.Resource>();
     this.sidecars = args.vms.map((vm, index) => {
       const host = args.hosts.resolve(vm.host, `vms[${index}].host`);
       const credentials = args.prometheusCredentials?.[vm.name];
-      return new VmSidecar(
+      const sidecar = new VmSidecar(
         vm.name,
         {
           vm: { ...vm, prometheusClientConfig: credentials !== undefined || vm.prometheusCaCert !== undefined, settleSeconds: predecessors.includes(index) ? settle : 0 },
@@ -61,10 +63,13 @@ export class VmFleet extends pulumi.ComponentResource {
           objstoreSecretKey: args.objstoreSecretKey,
           tls: args.tls,
           prometheusAccess: pulumi.secret(pulumi.output({ credentials, caCert: vm.prometheusCaCert })),
+          prometheusSetupAfter: vm.haGroup === undefined ? undefined : lastSetup.get(vm.haGroup),
         },
         // Stacks made before the fleet had its own component keep their sidecars (the same resources, not new ones).
         { parent: this, dependsOn: [args.bucket], aliases: [{ parent: pulumi.rootStackResource }] },
       );
+      if (vm.haGroup !== undefined && sidecar.prometheusSetup) lastSetup.set(vm.haGroup, sidecar.prometheusSetup);
+      return sidecar;
     });
 
     // The installs wait for the check without depending on every label read in the state, which would grow with the

@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -30,6 +31,11 @@ export interface VmSidecarArgs extends Pick<VmStackSettings, "thanosVersion" | "
   tls?: { caCert: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> };
   /** Prometheus' credentials (secret) and CA. */
   prometheusAccess: pulumi.Input<PrometheusAccess>;
+  /**
+   * What its Prometheus setup (configurePrometheus, which restarts Prometheus) waits for: the setup of the replica
+   * before it in its haGroup, so that two replicas never restart together.
+   */
+  prometheusSetupAfter?: pulumi.Resource;
 }
 
 /** The secret files for the VM, as one secret stdin payload. */
@@ -46,11 +52,13 @@ function secretPayload(args: VmSidecarArgs): pulumi.Output<string> {
 
 /**
  * The local file a remote.CopyToRemote uploads: named by its content's sha256, so every VM and every run of the
- * program shares one, and state records only its path and hash (a FileAsset), never the code.
+ * program shares one, and state records only its path and hash (a FileAsset), never the code. A file of that name
+ * with other content (cut short, or put there by someone else) is written anew.
  */
 function localCodeFile(code: UploadedCode): string {
   const file = path.join(os.tmpdir(), "thanos-global-view", `${path.basename(code.remotePath, ".sh")}-${code.sha256}.sh`);
-  if (!fs.existsSync(file)) {
+  const sha256 = (content: Buffer) => crypto.createHash("sha256").update(content).digest("hex");
+  if (!fs.existsSync(file) || sha256(fs.readFileSync(file)) !== code.sha256) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}`;
     fs.writeFileSync(temporary, code.text);
@@ -89,6 +97,8 @@ export class VmSidecar extends pulumi.ComponentResource {
   readonly endpoint: pulumi.Output<QuerierEndpoint>;
   /** The external labels the VM's Prometheus reported when they were last read; depend on it to wait for the read. */
   readonly externalLabels: pulumi.Output<Record<string, string>>;
+  /** The Prometheus setup, when configurePrometheus asks for one. */
+  readonly prometheusSetup?: command.remote.Command;
   private readonly connection: command.types.input.remote.ConnectionArgs;
   private readonly upload: command.remote.CopyToRemote;
 
@@ -108,7 +118,8 @@ export class VmSidecar extends pulumi.ComponentResource {
     const setup =
       prometheus.setup === undefined
         ? undefined
-        : new command.remote.Command(`${name}-prometheus-setup`, { ...common, create: prometheus.setup }, { parent: this });
+        : new command.remote.Command(`${name}-prometheus-setup`, { ...common, create: prometheus.setup }, { parent: this, dependsOn: args.prometheusSetupAfter ? [args.prometheusSetupAfter] : [] });
+    this.prometheusSetup = setup;
     const labels = new command.remote.Command(
       `${name}-external-labels`,
       { ...common, create: prometheus.externalLabels, logging: command.types.enums.remote.Logging.StdoutAndStderr },
@@ -130,8 +141,9 @@ export class VmSidecar extends pulumi.ComponentResource {
   }
 
   /**
-   * The install, after its upload and `after`: the fleet's label check (an Output whose resources are every VM's
-   * label read) and, in an HA group, the previous replica's install, i.e. its sidecar being ready again. Call once.
+   * The install, after its upload and `after`: the fleet's label check (a promise that holds no resources and
+   * settles once every VM's labels were read and checked) and, in an haGroup, the previous replica's install, i.e. its
+   * sidecar being ready again. Call once.
    */
   deploy(after: pulumi.Input<pulumi.Resource[]>[]): command.remote.Command {
     const { args } = this;
@@ -156,7 +168,7 @@ export class VmSidecar extends pulumi.ComponentResource {
       },
       {
         parent: this,
-        // Outputs in dependsOn are awaited, and their resources depended on, before the install is registered.
+        // Promises in dependsOn are awaited before the install is registered, and the resources they hold depended on.
         dependsOn: [this.upload, ...after] as pulumi.Input<pulumi.Resource>[],
         additionalSecretOutputs: ["stdout", "stderr"],
         deleteBeforeReplace: true,

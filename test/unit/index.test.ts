@@ -65,6 +65,18 @@ describe("index.ts", () => {
     assert.deepEqual(["prom-eu-a", "prom-us", "prom-eu-b"].map(settle), ["35", "0", "0"]);
   });
 
+  it("sets up the Prometheus servers of an haGroup one after another: two replicas never restart together", async () => {
+    const config = haFleet();
+    for (const [index, replica] of [[0, "a"], [1, undefined], [2, "b"]] as const) {
+      config.vms[index].configurePrometheus = { externalLabels: replica ? { cluster: "eu", prometheus_replica: replica } : { cluster: "us" } };
+    }
+    await runProgram(config, REFERENCE_SECRET_KEYS);
+    const setupWaitsFor = (vm: string) => [...byType("command:remote:Command").find((resource) => resource.name === `${vm}-prometheus-setup`)!.dependencies].sort();
+    assert.deepEqual(setupWaitsFor("prom-eu-a"), []);
+    assert.deepEqual(setupWaitsFor("prom-us"), []);
+    assert.deepEqual(setupWaitsFor("prom-eu-b"), ["prom-eu-a-prometheus-setup"]);
+  });
+
   it("refuses a label set two VMs report, naming both, before any install is registered", async () => {
     const labels = { "prom-eu-a": { cluster: "eu", prometheus_replica: "a" }, "prom-us": { cluster: "eu", prometheus_replica: "a" } };
     const result = await runCommand(process.execPath, ["--import", "tsx", require.resolve("../harness/programFailures")], {
