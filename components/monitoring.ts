@@ -53,6 +53,6 @@ export class Monitoring extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({});
+    this.registerOutputs({ prometheusRule: this.prometheusRule });
   }
 }

@@ -5,6 +5,7 @@
  * used at preview on the labels config states (configurePrometheus) and during `up` on those read from each VM.
  */
 import { parse } from "yaml";
+import { parseDuration } from "./duration";
 
 export interface FleetMember {
   /** Index in vms[] and name, for the messages. */
@@ -87,15 +88,11 @@ export function parseExternalLabels(stdout: string): Record<string, string> {
   return Object.fromEntries(Object.entries(labels).map(([name, value]) => [name, String(value)]));
 }
 
-const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
-
 /**
  * How long a replica's restarted sidecar stays ready before the next replica of its haGroup may restart: the
  * querier checks its endpoints once per --endpoint.info-timeout (a Prometheus duration such as 30s), and one that
  * failed a check is used again only after the next; plus 5 s for gRPC to reconnect.
  */
 export function settleSeconds(infoTimeout: string): number {
-  let seconds = 0;
-  for (const [, amount, unit] of infoTimeout.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) seconds += Number(amount) * UNIT_SECONDS[unit];
-  return Math.ceil(seconds) + 5;
+  return Math.ceil(parseDuration(infoTimeout) / 1000) + 5;
 }

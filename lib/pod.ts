@@ -50,7 +50,7 @@ const probe = (path: string, failureThreshold: number) => ({
   failureThreshold,
 });
 
-export function thanosPodSpec(input: ThanosPodInput): PodSpec {
+function thanosPodSpec(input: ThanosPodInput): PodSpec {
   if (!input.ports.some((port) => port.name === HTTP_PORT_NAME)) throw new Error(`${input.containerName} has no ${HTTP_PORT_NAME} port for its probes`);
   return {
     securityContext: {

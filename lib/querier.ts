@@ -31,7 +31,7 @@ function clientConfigKey(version: ThanosVersion): string {
 }
 
 /** The `--endpoint.sd-config` document: `endpoints[].address`, plus per-endpoint client TLS for static endpoints. */
-export function renderEndpointSdConfig(
+function renderEndpointSdConfig(
   version: ThanosVersion,
   endpoints: readonly QuerierEndpoint[],
   perEndpointTls: QuerierClientTls | undefined,

@@ -2,7 +2,7 @@
 
 /** Versioned Thanos installs: <INSTALL_ROOT>/thanos-<version>/thanos. */
 export const INSTALL_ROOT = "/opt/thanos-global-view";
-/** Objstore config, TLS files and the ownership marker; readable by root and the sidecar only. */
+/** Objstore config, TLS files, Prometheus' client config and CA, the ownership marker; readable by root and the sidecar only. */
 export const CONFIG_DIR = "/etc/thanos-global-view";
 export const OBJSTORE_CONFIG_PATH = `${CONFIG_DIR}/objstore.yml`;
 const TLS_DIR = `${CONFIG_DIR}/tls`;
@@ -15,7 +15,7 @@ export const OWNER_MARKER_PATH = `${CONFIG_DIR}/owner`;
 export const UNIT_NAME = "thanos-sidecar.service";
 export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
 
-/** Where an install keeps its per-run work directory (the decoded payload, staged files); removed on exit. */
+/** Where each VM script keeps its per-run work directory (the decoded payload, staged files); removed on exit. */
 export const WORK_ROOT = "/var/tmp";
 
 /** Serialises runs on one VM (two stacks, or a create racing a delete). */

@@ -12,7 +12,7 @@ export type PrometheusCredentials = { username: string; password: string } | { b
 
 /** Where the sidecar's HTTP client config and the Prometheus CA go on the VM, readable by the sidecar only. */
 export const PROMETHEUS_HTTP_CLIENT_PATH = `${CONFIG_DIR}/prometheus-http.yml`;
-export const PROMETHEUS_CA_PATH = `${CONFIG_DIR}/prometheus-ca.crt`;
+const PROMETHEUS_CA_PATH = `${CONFIG_DIR}/prometheus-ca.crt`;
 
 /** A curl config string ("..."): backslash and double quote escaped; the config refuses control characters. */
 function curlString(value: string): string {
