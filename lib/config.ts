@@ -19,6 +19,7 @@ import { fleetLabelProblems } from "./fleet";
 import { COMPONENTS_OBJSTORE_SECRET } from "./objstore";
 import { PROJECT } from "./project";
 import { STORE_GATEWAY_GRPC_PORT, type TimePartition } from "./storeGateway";
+import { CONTROL_CHARACTERS as CONTROL } from "./vm/shell";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
@@ -37,7 +38,6 @@ const IMAGE_REFERENCE =
 const SECRET_DATA_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 /** Spaces, tabs, newlines and other control characters: never part of a key, URL or name. */
 const WHITESPACE_OR_CONTROL = /[\s\u0000-\u001f\u007f]/;
-const CONTROL = /[\u0000-\u001f\u007f]/;
 // Sizes as Thanos' flags and cache config take them (alecthomas/units, go-humanize): a whole number and a unit.
 const BYTE_SIZE = /^[1-9]\d*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;

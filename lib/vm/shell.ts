@@ -1,8 +1,10 @@
 /**
  * The bash run on VMs: the .sh files in scripts/, rendered into one self-contained script each. An entry script
  * (install.sh, ...) `source`s the library files it needs and one values stub (values/*.sh) declaring the values it
- * is given. Rendering inlines every sourced file once, in the order written, and puts one quoted `readonly`
- * assignment per value where the stub was: the code is constant text, so no value can change a script's syntax.
+ * is given. Rendering inlines every sourced file once, in the order written, and gives each value the code uses one
+ * quoted `readonly` assignment: the code is constant text, so no value can change a script's syntax. renderScript
+ * puts the values where the stub was (one readable file, as the host tests run it and shellcheck lints it);
+ * remoteCommand, what is deployed, puts them above the fixed code, which it carries compressed or finds uploaded.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
