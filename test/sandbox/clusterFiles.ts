@@ -21,7 +21,10 @@ import {
   SERVICE_CIDR,
 } from "./clusterNetwork";
 
-/** Where a cluster keeps its state: one directory, removed when it stops, plus its logs, which are kept. */
+/**
+ * Where a cluster keeps its state: one directory, removed when it stops, plus its logs, which are kept; and beside
+ * the ledger, for their unix sockets' sake, containerd's socket and the kubelet's root, removed with it.
+ */
 export interface ClusterPaths {
   dataDir: string;
   logDir: string;
@@ -31,10 +34,11 @@ export interface ClusterPaths {
   containerdConfig: string;
   containerdRoot: string;
   containerdState: string;
-  /** CONTAINERD_SOCKET and KUBELET_ROOT: beside the ledger, for their sockets' sake. */
+  /** CONTAINERD_SOCKET. */
   containerdSocket: string;
   cniConfigDir: string;
   cniIpamDir: string;
+  /** KUBELET_ROOT. */
   kubeletRoot: string;
   kubeletConfig: string;
   kubeProxyConfig: string;

@@ -25,6 +25,7 @@ import {
   BRIDGE,
   CGROUP_ROOT,
   CNI_NETWORK,
+  CONTAINERD_SOCKET,
   GUARD_TABLE,
   KUBELET_ROOT,
   LEDGER_DIR,
@@ -77,7 +78,7 @@ export interface Ledger {
   /** The process that started the cluster, and its start time (so a reused pid is not mistaken for it). */
   ownerPid: number;
   ownerStartTime: string;
-  /** The cluster's data directory (etcd, containerd, kubelet state; removed by the cleanup). */
+  /** The cluster's data directory (etcd, containerd's images and state, configs; removed by the cleanup). */
   dataDir: string;
   /** containerd's gRPC socket: shim socket names are derived from it. */
   containerdSocket: string;
@@ -252,7 +253,8 @@ function ancestors(): Set<number> {
 
 /**
  * The cluster's processes: whose command line names the data directory (etcd, the control plane, containerd, the
- * kubelet, kube-proxy, containerd's shims) or that run in the kubelet's cgroups (every container). Never one of ours.
+ * kubelet, kube-proxy) or containerd's socket (its shims, which run in containerd's cgroup), or that run in the
+ * kubelet's cgroups (every container). Never one of ours.
  */
 export function clusterProcesses(dataDir: string | undefined): number[] {
   const keep = ancestors();
@@ -262,8 +264,9 @@ export function clusterProcesses(dataDir: string | undefined): number[] {
     try {
       const inCgroup = fs.readFileSync(`/proc/${entry}/cgroup`, "utf8").split("\n")
         .some((line) => line.endsWith(`:/${CGROUP_ROOT}`) || line.includes(`:/${CGROUP_ROOT}/`));
-      const namesData = dataDir !== undefined && fs.readFileSync(`/proc/${entry}/cmdline`).includes(`${dataDir}/`);
-      if (inCgroup || namesData) pids.push(Number(entry));
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`);
+      const namesOurs = (dataDir !== undefined && cmdline.includes(`${dataDir}/`)) || cmdline.includes(`${CONTAINERD_SOCKET}\0`);
+      if (inCgroup || namesOurs) pids.push(Number(entry));
     } catch {
       // It exited while we looked.
     }
@@ -508,7 +511,7 @@ function comm(pid: number): string {
 /**
  * The machine's state as far as a cluster can change it, as text to compare before and after a run: links,
  * addresses, routes, network namespaces, the nftables ruleset and iptables (counters blanked), the watched sysctls,
- * mounts, cgroup directories, the hard-coded paths, and processes in the kubelet's cgroups. What other suites on the
+ * mounts, cgroup directories, the hard-coded paths, and the cluster's processes. What other suites on the
  * machine make and remove meanwhile is left out: their VMs' overlay mounts and nspawn cgroups, their blackhole tables.
  */
 export function hostSnapshot(): string {
@@ -542,6 +545,6 @@ export function hostSnapshot(): string {
     ...section("mounts", lines(fs.readFileSync("/proc/self/mounts", "utf8")).map((line) => line.split(" ").slice(1, 3).join(" ")).filter((mount) => !mount.includes("/.sandbox/vm/")).sort()),
     ...section("cgroups", cgroups.sort()),
     ...section("paths", [...HARD_CODED_PATHS, LEDGER_DIR].map((p) => (fs.existsSync(p) ? `${p}: ${entries(p)} entries` : `${p}: absent`))),
-    ...section("processes in the kubelet's cgroups", clusterProcesses(undefined).map((pid) => `${pid} ${comm(pid)}`)),
+    ...section("the cluster's processes (in the kubelet's cgroups, or containerd's shims)", clusterProcesses(undefined).map((pid) => `${pid} ${comm(pid)}`)),
   ].join("\n") + "\n";
 }

@@ -21,7 +21,7 @@ const paths = clusterPaths("/srv/run");
 const hostOf = (address: string) => address.replace(/:\d+$/, "");
 
 describe("the sandbox cluster's configuration", () => {
-  it("keeps every file in its own data directory, and its sockets at a short path however deep the checkout", () => {
+  it("keeps its files in its own data directory, and what holds sockets at a short path however deep the checkout", () => {
     const containerd = containerdConfig(paths);
     const settings = [...containerd.matchAll(/^\s*(root|state|address|Root|conf_dir) = "([^"]*)"/gm)].filter((m) => m[2] !== "");
     assert.equal(settings.length, 6, containerd);
