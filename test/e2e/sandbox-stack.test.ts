@@ -18,11 +18,11 @@ import { blackhole } from "../sandbox/blackhole";
 import { hostSnapshot } from "../sandbox/clusterHost";
 import { ClusterQuerier, type QuerierPod } from "../sandbox/clusterQuerier";
 import { K8S_CLUSTER, REPLICA_LABEL, VM_CLUSTER, type BucketHistory, type GlobalViewSandbox } from "../sandbox/globalView";
-import { PROMETHEUS_NAMESPACE, type PrometheusPod } from "../sandbox/inClusterPrometheus";
+import { PROMETHEUS_NAMESPACE, SIDECAR_GRPC_PORT, type PrometheusPod } from "../sandbox/inClusterPrometheus";
 import type { KubeObject } from "../sandbox/kubeApiserver";
 import { httpRequest } from "../sandbox/ports";
 import { filesContaining, processesMentioning, sleep, waitFor } from "../sandbox/process";
-import { historyThroughFrontend, PulumiStack, renderedManifests, startSandboxStack, toolchainEnv, waitForQuerierStores } from "../sandbox/stack";
+import { expectedQuerierStores, historyPoints, historyThroughFrontend, PulumiStack, renderedManifests, startSandboxStack, toolchainEnv, waitForQuerierStores } from "../sandbox/stack";
 import { bootConfig, SANDBOX_SECRET_KEYS } from "../sandbox/stackConfig";
 import { repoPath } from "../repo";
 import { instantQuery, type StoreStatus } from "../sandbox/thanos";
@@ -40,8 +40,6 @@ const SIDECAR_COMMAND = "::prom-vm-sidecar";
 /** What dials the VM before the install, over the same connection: the external labels read and the code upload. */
 const BEFORE_INSTALL = ["::prom-vm-external-labels", "::prom-vm-install-code"];
 const QUERIER_DEPLOYMENT_URN = "kubernetes:apps/v1:Deployment::querier";
-/** The in-cluster sidecars' gRPC port (prometheus-operator's port `grpc`). */
-const SIDECAR_GRPC_PORT = 10901;
 
 /** The engine events `pulumi up --json` prints, one JSON object a line (the fields the tests read). */
 interface EngineEvent {
@@ -160,14 +158,10 @@ async function globalUp(httpUrl: string): Promise<{ clusters: string[]; k8sDedup
     MINUTE,
   );
   const raw = (await instantQuery(httpUrl, "up", { dedup: false })).series;
-  const k8s = (list: typeof series) => list.filter((s) => s.metric.cluster === K8S_CLUSTER).length;
+  // The Prometheus pods' self-scrapes: both replicas have them from their start. (The ServiceMonitors' targets come
+  // to each replica when its config reloads, which may be a minute apart.)
+  const k8s = (list: typeof series) => list.filter((s) => s.metric.cluster === K8S_CLUSTER && s.metric.job === "prometheus-operated").length;
   return { clusters: [...new Set(series.map((s) => s.metric.cluster))].sort(), k8sDeduplicated: k8s(series), k8sRaw: k8s(raw) };
-}
-
-/** The store gateway pods' gRPC addresses, as the querier finds them through their headless Service. */
-async function storeGatewayAddresses(): Promise<string[]> {
-  const { namespace, storeGateway } = sandbox.parsedConfig().kubernetes;
-  return sandbox.cluster.readyPodAddresses(namespace, storeGateway.name, "grpc");
 }
 
 /**
@@ -176,18 +170,19 @@ async function storeGatewayAddresses(): Promise<string[]> {
  */
 async function assertEveryQuerierSeesEveryStore(): Promise<StoreStatus[]> {
   const prometheusPods = await sandbox.inClusterPrometheus.waitReady();
-  const storeGateways = await storeGatewayAddresses();
-  assert.equal(storeGateways.length, 1, "no Ready store gateway pod");
+  const { namespace, storeGateway } = sandbox.parsedConfig().kubernetes;
+  const storeGateways = await sandbox.cluster.readyPodAddresses(namespace, storeGateway.name, "grpc");
+  assert.equal(storeGateways.length, storeGateway.replicas, `Ready store gateway pods: ${storeGateways.join(", ")}`);
   const pods = (await querier.pods()).filter((pod) => !pod.terminating);
   assert.equal(pods.length, 2, JSON.stringify(pods));
   let stores: StoreStatus[] = [];
   for (const pod of pods) {
     // The querier re-resolves the headless Services' SRV records every 30 s: the pods may take that long to appear.
-    stores = await waitForQuerierStores(querier.url(pod), [sandbox.vmGrpcAddress, ...prometheusPods.map((p) => `${p.ip}:${SIDECAR_GRPC_PORT}`), ...storeGateways]);
+    stores = await waitForQuerierStores(querier.url(pod), await expectedQuerierStores(sandbox));
   }
   const labels = Object.fromEntries(stores.map((store) => [store.name, store.labelSets]));
   assert.deepEqual(labels[sandbox.vmGrpcAddress], [{ cluster: VM_CLUSTER }]);
-  assert.deepEqual(labels[storeGateways[0]], [history.externalLabels]);
+  for (const address of storeGateways) assert.deepEqual(labels[address], [history.externalLabels], address);
   for (const pod of prometheusPods) {
     assert.deepEqual(labels[`${pod.ip}:${SIDECAR_GRPC_PORT}`], [
       { cluster: K8S_CLUSTER, prometheus: `${PROMETHEUS_NAMESPACE}/${sandbox.inClusterPrometheus.name}`, [REPLICA_LABEL]: pod.name },
@@ -354,12 +349,31 @@ test("pulumi up returns once the querier pods are Ready; they find both Promethe
 
 test("the query frontend pod answers a range query reaching back past what any Prometheus here holds: the bucket's history, through the store gateway pod", { timeout: 5 * MINUTE }, async () => {
   const answer = await historyThroughFrontend(sandbox, history);
-  console.log(`history through ${answer.frontendUrl}: ${answer.historicPoints} points of ${history.selector} from ${new Date(history.startMs).toISOString()} to ${new Date(history.endMs).toISOString()}, ${answer.pointsInPrometheus} in the VM's Prometheus, ${answer.splitQueries} split queries`);
-  // A point every 30 minutes over the seeded day: each one served from the bucket.
-  assert.ok(answer.historicPoints >= 48, `only ${answer.historicPoints} points of the history`);
-  assert.equal(answer.pointsInPrometheus, 0, "the VM's Prometheus holds the history itself");
+  console.log(`history through ${answer.frontendUrl}: ${answer.points} points in ${answer.series} series of ${history.selector} from ${new Date(history.startMs).toISOString()} to ${new Date(history.endMs).toISOString()}, ${answer.splitQueries} split queries`);
+  // A point every 30 minutes over the seeded day, in the one series the VM's history is: each from the bucket.
+  assert.deepEqual([answer.points, answer.series], [48, 1]);
   // Three days and more, split by the 24h interval.
   assert.ok(answer.splitQueries >= 3, `split into ${answer.splitQueries}`);
+
+  // The control: without the store gateway pod the querier has none of it (asked directly, past the frontend's cache).
+  const { namespace, storeGateway } = sandbox.parsedConfig().kubernetes;
+  const scale = (replicas: number) => sandbox.cluster.kubectl(["-n", namespace, "scale", "statefulset", storeGateway.name, `--replicas=${replicas}`]);
+  const querierUrl = await querier.readyUrl();
+  assert.equal((await historyPoints(querierUrl, history)).points, 48);
+  await scale(0);
+  try {
+    await waitFor("the store gateway pod gone", async () => ((await sandbox.cluster.readyPodAddresses(namespace, storeGateway.name, "grpc")).length === 0 ? true : undefined), 2 * MINUTE, 1_000);
+    const without = await waitFor("the querier to answer without the store gateway", async () => {
+      const found = await historyPoints(querierUrl, history).catch(() => undefined);
+      return found?.points === 0 ? found : undefined;
+    }, 2 * MINUTE, 2_000);
+    assert.equal(without.series, 0);
+  } finally {
+    await scale(storeGateway.replicas);
+  }
+  await sandbox.cluster.rolloutStatus(`statefulset/${storeGateway.name}`, namespace);
+  await assertEveryQuerierSeesEveryStore();
+  assert.equal((await historyPoints(querierUrl, history)).points, 48);
 });
 
 test("a second pulumi up changes nothing, runs no remote command and leaves the querier pods alone", { timeout: 5 * MINUTE }, async () => {
@@ -579,7 +593,7 @@ test("a failing install fails pulumi up with the command string and its output, 
 test("a wrong pinned host key fails pulumi up with a host key mismatch, and nothing runs on the VM", { timeout: 10 * MINUTE }, async () => {
   await stack.setConfig({ "vms[0].hostKey": otherHostKey() });
   // The connection is a secret input: its change is an update, shown as [secret], for every remote resource.
-  assert.deepEqual(await plannedChanges(), ["update prom-vm-external-labels", "update prom-vm-install-code", "update prom-vm-sidecar"]);
+  assert.deepEqual((await plannedChanges()).sort(), ["update prom-vm-external-labels", "update prom-vm-install-code", "update prom-vm-sidecar"]);
   const before = await sandbox.sidecarUnitState();
   const since = new Date();
   const result = await timed("pulumi up with a wrong host key", () => stack.up(["--json"], { allowFailure: true }));
@@ -673,18 +687,23 @@ test("the state and every log hold the objstore secret key and the SSH private k
   }
   // The objstore Secret the real provider created: its data (the provider turns stringData into base64 data, which a
   // search for the plain key would miss) only as ciphertext, in the inputs, the outputs and the inputs kept there.
-  const secret = resources.find((resource) => resource.type === "kubernetes:core/v1:Secret");
-  assert.ok(secret?.inputs && secret.outputs, "no objstore Secret in the state");
-  const kept = secret.outputs.__inputs as Record<string, unknown> | undefined;
-  for (const [where, data] of [["inputs", secret.inputs.data], ["outputs", secret.outputs.data], ["outputs.__inputs", kept?.data]] as const) {
-    assert.ok(data !== undefined && isEncrypted(data), `the Secret's data in ${where} is not encrypted in state`);
+  const secrets = resources.filter((resource) => resource.type === "kubernetes:core/v1:Secret");
+  // The sidecars' objstore Secret in monitoring, and the store gateway's and compactor's beside them.
+  assert.equal(secrets.length, 2, secrets.map((secret) => secret.urn).join("\n"));
+  for (const secret of secrets) {
+    assert.ok(secret.inputs && secret.outputs, `${secret.urn}: no inputs or outputs in the state`);
+    const kept = secret.outputs.__inputs as Record<string, unknown> | undefined;
+    for (const [where, data] of [["inputs", secret.inputs.data], ["outputs", secret.outputs.data], ["outputs.__inputs", kept?.data]] as const) {
+      assert.ok(data !== undefined && isEncrypted(data), `${secret.urn}: the data in ${where} is not encrypted in state`);
+    }
   }
 
   // The run directory holds the backend (every checkpoint and backup), the runtime config, each pulumi command's
   // output and the logs of every sandbox process (the cluster's daemons and pods too). The cluster's own stores are
-  // left out: etcd, containerd and the kubelet hold the Secret as Kubernetes holds any Secret.
+  // left out: etcd and containerd hold the Secret as Kubernetes holds any Secret (the kubelet's root, which holds
+  // the mounted Secrets, is outside the run directory).
   const { paths } = sandbox.cluster;
-  const clusterStores = [paths.etcd, path.dirname(paths.containerdConfig), paths.kubeletRoot];
+  const clusterStores = [paths.etcd, path.dirname(paths.containerdConfig)];
   for (const secretValue of [secretKey, keyLine]) {
     assert.deepEqual(filesContaining(sandbox.runDir, secretValue, clusterStores), [], "plain secret in these files");
   }

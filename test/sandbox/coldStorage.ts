@@ -200,16 +200,23 @@ export async function uploadBlocks(options: {
 
 export interface BucketBlock extends BlockMeta {
   markedForDeletion: boolean;
+  /** When meta.json was written, per the object store (a shipper writes it last). */
+  uploadedAt: Date;
 }
 
-/** Every block in the bucket with its meta.json and whether it carries a deletion mark. */
+/**
+ * Every block in the bucket with its meta.json, whether it carries a deletion mark and when it was uploaded; blocks
+ * still being uploaded (no meta.json yet) are left out. A meta.json naming another block than its directory throws.
+ */
 export async function bucketBlocks(minio: MinioServer, bucket: string): Promise<BucketBlock[]> {
-  const keys = (await minio.listObjects(bucket)).map((object) => object.key);
+  const objects = await minio.listObjects(bucket);
+  const keys = objects.map((object) => object.key);
   const blocks: BucketBlock[] = [];
-  for (const key of keys.filter((candidate) => /^[0-9A-Z]{26}\/meta\.json$/.test(candidate))) {
-    const ulid = key.slice(0, 26);
-    const meta = JSON.parse((await minio.getObject(bucket, key)).toString("utf8")) as BlockMeta;
-    blocks.push({ ...meta, markedForDeletion: keys.includes(`${ulid}/deletion-mark.json`) });
+  for (const object of objects.filter((candidate) => /^[0-9A-Z]{26}\/meta\.json$/.test(candidate.key))) {
+    const ulid = object.key.slice(0, 26);
+    const meta = JSON.parse((await minio.getObject(bucket, object.key)).toString("utf8")) as BlockMeta;
+    if (meta.ulid !== ulid) throw new Error(`${bucket}/${object.key} names block ${meta.ulid}`);
+    blocks.push({ ...meta, markedForDeletion: keys.includes(`${ulid}/deletion-mark.json`), uploadedAt: new Date(object.lastModified) });
   }
   return blocks.sort((a, b) => a.thanos.downsample.resolution - b.thanos.downsample.resolution || a.minTime - b.minTime || a.maxTime - b.maxTime);
 }

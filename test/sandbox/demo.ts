@@ -22,7 +22,7 @@ import { IN_CLUSTER_PROMETHEUS_IMAGES } from "./inClusterPrometheus";
 import { kubernetesBinDir } from "./kubeApiserver";
 import { minioBinary } from "./minio";
 import { processesMentioning, sleep, waitFor } from "./process";
-import { historyThroughFrontend, startSandboxStack, toolchainEnv, waitForQuerierStores, type SandboxStack } from "./stack";
+import { expectedQuerierStores, historyThroughFrontend, startSandboxStack, toolchainEnv, waitForQuerierStores, type SandboxStack } from "./stack";
 import { committedThanosVersion } from "./stackConfig";
 import { instantQuery, thanosReleaseDir, type Series } from "./thanos";
 import { buildRootfs } from "./vm";
@@ -216,14 +216,12 @@ async function keeper(): Promise<void> {
 
     const config = sandbox.parsedConfig();
     const querier = new ClusterQuerier(sandbox.cluster, config.kubernetes.namespace, config.kubernetes.querier.name);
-    const prometheusPods = await sandbox.inClusterPrometheus.waitReady();
     const url = await querier.readyUrl();
     const podName = (await querier.pods()).find((pod) => querier.url(pod) === url)!.name;
     // The querier finds the Prometheus pods and the store gateway through the headless Services' SRV records
     // (re-resolved every 30 s).
-    const { namespace, storeGateway } = config.kubernetes;
-    const storeGateways = await sandbox.cluster.readyPodAddresses(namespace, storeGateway.name, "grpc");
-    const expected = [sandbox.vmGrpcAddress, ...prometheusPods.map((pod) => `${pod.ip}:10901`), ...storeGateways];
+    const { namespace } = config.kubernetes;
+    const expected = await expectedQuerierStores(sandbox);
     log(`asking querier pod ${podName} (${url}) for its stores: ${expected.join(", ")}`);
     const stores = await waitForQuerierStores(url, expected);
     // A replica's first scrapes may still be under way: wait until both sides answer.
@@ -233,7 +231,7 @@ async function keeper(): Promise<void> {
     }, 60_000, 1_000);
     const raw = await instantQuery(url, QUERY, { dedup: false });
     const past = await historyThroughFrontend(sandbox, history);
-    if (past.historicPoints === 0) throw new Error(`the query frontend (${past.frontendUrl}) found none of the bucket's history`);
+    if (past.points === 0) throw new Error(`the query frontend (${past.frontendUrl}) found none of the bucket's history`);
     const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
     const k8sSeries = (series: Series[]) => series.filter((s) => s.metric.cluster === K8S_CLUSTER).length;
     const storeLines = stores
@@ -252,7 +250,7 @@ async function keeper(): Promise<void> {
       "",
       `History through the query frontend pod ${namespace}/${config.kubernetes.queryFrontend.name} (${past.frontendUrl}): \`${history.selector}\``,
       `from ${day(past.range.start * 1000)} to now, a point every ${past.range.step / 60} minutes, split into ${past.splitQueries} queries:`,
-      `  ${past.historicPoints} points from ${day(history.startMs)} to ${day(history.endMs)} UTC, served from the bucket by the store gateway;`,
+      `  ${past.points} points from ${day(history.startMs)} to ${day(history.endMs)} UTC, served from the bucket by the store gateway;`,
       `  the VM's Prometheus holds ${past.pointsInPrometheus} of them (it started days later).`,
       "",
       "Stack outputs:",

@@ -23,7 +23,7 @@ import { byType, recorded, reveal, runProgram, valueOf } from "../harness/mocks"
 import { startCluster, type Cluster } from "./cluster";
 import { clusterResolvConf } from "./clusterFiles";
 import { HOST_ADDRESS, VM_ADDRESS } from "./clusterNetwork";
-import { makeBlocks, uploadBlocks, type BlockMeta } from "./coldStorage";
+import { bucketBlocks, makeBlocks, uploadBlocks, type BucketBlock } from "./coldStorage";
 import { IN_CLUSTER_PROMETHEUS_IMAGES, PROMETHEUS_NAMESPACE, startInClusterPrometheus, type InClusterPrometheus } from "./inClusterPrometheus";
 import { startThanosMirror, type ThanosMirror, type ThanosRelease } from "./mirror";
 import { minioBinary, startMinio, type MinioServer } from "./minio";
@@ -120,14 +120,6 @@ export interface SidecarUnitState {
   nRestarts: number;
 }
 
-/** A block in the bucket, as shipped. */
-export interface ShippedBlock {
-  ulid: string;
-  meta: BlockMeta;
-  /** When meta.json was written, per MinIO (the shipper writes it last). */
-  uploadedAt: Date;
-}
-
 /** The history the sandbox seeds in the bucket: a series no Prometheus here holds for that time, and its span. */
 export interface BucketHistory {
   /** The series, e.g. up{instance="localhost:9090",job="prometheus"}, with these external labels in the bucket. */
@@ -136,7 +128,8 @@ export interface BucketHistory {
   /** Unix ms: [start, end), 2h-aligned, ending two days before the sandbox started. */
   startMs: number;
   endMs: number;
-  blocks: BlockMeta[];
+  /** How many blocks it was uploaded as (the compactor may merge them later). */
+  blocks: number;
 }
 
 const HOUR_SECONDS = 3600;
@@ -362,17 +355,12 @@ export class GlobalViewSandbox {
     return this.vmShell(`journalctl --no-pager --output short-iso${unit}${since}`);
   }
 
-  /** Every block in the bucket with its meta.json; blocks still being uploaded (no meta.json yet) are left out. */
-  async bucketBlocks(): Promise<ShippedBlock[]> {
-    const bucket = this.bucket;
-    const metas = (await this.minio.listObjects(bucket)).filter((object) => /^[0-9A-Z]{26}\/meta\.json$/.test(object.key));
-    return Promise.all(
-      metas.map(async (object) => {
-        const meta = JSON.parse((await this.minio.getObject(bucket, object.key)).toString("utf8")) as BlockMeta;
-        return { ulid: object.key.slice(0, 26), meta, uploadedAt: new Date(object.lastModified) };
-      }),
-    );
+  /** Every block in the stack's bucket (coldStorage.bucketBlocks). */
+  bucketBlocks(): Promise<BucketBlock[]> {
+    return bucketBlocks(this.minio, this.bucket);
   }
+
+
 
   /** Restarts the VM's Prometheus with the start settings changed by `overrides` (e.g. unequal block durations). */
   reconfigureVmPrometheus(overrides: PrometheusOptions, options?: { waitReady?: boolean }): Promise<void> {
@@ -401,7 +389,7 @@ export class GlobalViewSandbox {
       fs.writeFileSync(objstoreFile, this.expectedObjstoreYaml(), { mode: 0o600 });
       const release = this.releases.find((candidate) => candidate.version === this.parsedConfig().thanosVersion.text)!;
       const blocks = await uploadBlocks({ binary: thanosBinary(release.dir), blocksDir: path.join(dir, "blocks"), objstoreFile, labels: externalLabels, minio: this.minio, bucket: this.bucket });
-      return { selector, externalLabels, startMs: startSeconds * 1000, endMs: endSeconds * 1000, blocks };
+      return { selector, externalLabels, startMs: startSeconds * 1000, endMs: endSeconds * 1000, blocks: blocks.length };
     } finally {
       fs.rmSync(objstoreFile, { force: true });
     }

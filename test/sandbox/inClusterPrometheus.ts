@@ -20,6 +20,8 @@ export const PROMETHEUS_NAMESPACE = "monitoring";
 /** The Prometheus resource's name; the operator names the pods prometheus-<name>-<ordinal>. */
 export const PROMETHEUS_NAME = "k8s";
 export const PROMETHEUS_REPLICAS = 2;
+/** The Thanos sidecar's gRPC port in the operator's Prometheus pods (the operator's port named grpc). */
+export const SIDECAR_GRPC_PORT = 10901;
 /** The images it needs, as test/build/build-images names them (besides the Thanos sidecar's). */
 export const IN_CLUSTER_PROMETHEUS_IMAGES = ["prometheus", "prometheus-operator", "prometheus-config-reloader"];
 

@@ -10,8 +10,9 @@ import * as YAML from "yaml";
 import { runCommand } from "../harness/command";
 import { PROJECT } from "../../lib/project";
 import { REPO_ROOT } from "../repo";
-import { frontendSplitQueries, rangeQuery, type RangeResult } from "./coldStorage";
+import { frontendSplitQueries, rangeQuery } from "./coldStorage";
 import { startGlobalViewSandbox, type BucketHistory, type GlobalViewSandbox } from "./globalView";
+import { SIDECAR_GRPC_PORT } from "./inClusterPrometheus";
 import { bootConfig, type ConfigValues } from "./stackConfig";
 import { freePorts, LOOPBACK } from "./ports";
 import { runForStdout, waitFor, type ProcessRegistry } from "./process";
@@ -299,35 +300,53 @@ export function waitForQuerierStores(httpUrl: string, addresses: readonly string
   );
 }
 
-/** What a range query through the stack's query frontend found of the bucket's history. */
-export interface HistoryAnswer {
-  /** The query frontend pod asked, at its own address. */
-  frontendUrl: string;
+/** What a range query found of the bucket's history. */
+export interface HistoryPoints {
+  /** From the history's start to now, a point every 30 minutes (Unix seconds). */
   range: { start: number; end: number; step: number };
-  /** Points of the seeded series within the history's span: answered from the bucket, through the store gateway. */
-  historicPoints: number;
-  /** The same span asked of the VM's Prometheus itself: none, it never held that time. */
-  pointsInPrometheus: number;
-  /** The parts the frontend split its range queries into so far. */
-  splitQueries: number;
+  /** Points within the history's span, and how many series hold them (one, when the answer is right). */
+  points: number;
+  series: number;
 }
 
-/**
- * Asks a Ready query frontend pod of the stack for the seeded series from the history's start to now, a point every
- * 30 minutes, and the VM's Prometheus for the history's span, as the control.
- */
+/** Asks `httpUrl` (a querier, a query frontend, a Prometheus) for the seeded series over HistoryPoints.range. */
+export async function historyPoints(httpUrl: string, history: BucketHistory): Promise<HistoryPoints> {
+  const range = { start: history.startMs / 1000, end: Math.floor(Date.now() / 1000), step: 1800 };
+  const inSpan = (values: [number, string][]) => values.filter(([t]) => t * 1000 >= history.startMs && t * 1000 < history.endMs).length;
+  const found = (await rangeQuery(httpUrl, history.selector, range)).result.map((series) => inSpan(series.values)).filter((points) => points > 0);
+  return { range, points: found.reduce((sum, points) => sum + points, 0), series: found.length };
+}
+
+/** What the stack's query frontend found of the bucket's history. */
+export interface HistoryAnswer extends HistoryPoints {
+  /** The query frontend pod asked, at its own address. */
+  frontendUrl: string;
+  /** The parts the frontend split its range queries into so far. */
+  splitQueries: number;
+  /** The same query asked of the VM's Prometheus itself, which started days after the history. */
+  pointsInPrometheus: number;
+}
+
+/** Asks a Ready query frontend pod of the stack for the seeded history (historyPoints), and the VM's Prometheus. */
 export async function historyThroughFrontend(sandbox: GlobalViewSandbox, history: BucketHistory): Promise<HistoryAnswer> {
   const { namespace, queryFrontend } = sandbox.parsedConfig().kubernetes;
   const [address] = await sandbox.cluster.readyPodAddresses(namespace, queryFrontend.name, "http");
   if (!address) throw new Error(`no Ready pod of ${namespace}/${queryFrontend.name}`);
   const frontendUrl = `http://${address}`;
-  const step = 1800;
-  const range = { start: history.startMs / 1000, end: Math.floor(Date.now() / 1000), step };
-  const inHistory = (result: RangeResult) =>
-    result.result.flatMap((series) => series.values).filter(([t]) => t * 1000 >= history.startMs && t * 1000 < history.endMs).length;
-  const answer = await rangeQuery(frontendUrl, history.selector, range);
-  const control = await rangeQuery(sandbox.vm.prometheusUrl, history.selector, { start: range.start, end: history.endMs / 1000, step });
-  return { frontendUrl, range, historicPoints: inHistory(answer), pointsInPrometheus: inHistory(control), splitQueries: await frontendSplitQueries(frontendUrl) };
+  const answer = await historyPoints(frontendUrl, history);
+  const inPrometheus = await historyPoints(sandbox.vm.prometheusUrl, history);
+  return { ...answer, frontendUrl, splitQueries: await frontendSplitQueries(frontendUrl), pointsInPrometheus: inPrometheus.points };
+}
+
+/**
+ * The gRPC addresses the stack's querier must list in the sandbox cluster: the VM sidecar, both Prometheus pods'
+ * sidecars (found through the headless Service) and each Ready store gateway pod.
+ */
+export async function expectedQuerierStores(sandbox: GlobalViewSandbox): Promise<string[]> {
+  const { namespace, storeGateway } = sandbox.parsedConfig().kubernetes;
+  const prometheusPods = await sandbox.inClusterPrometheus.waitReady();
+  const storeGateways = storeGateway.enabled ? await sandbox.cluster.readyPodAddresses(namespace, storeGateway.name, "grpc") : [];
+  return [sandbox.vmGrpcAddress, ...prometheusPods.map((pod) => `${pod.ip}:${SIDECAR_GRPC_PORT}`), ...storeGateways];
 }
 
 export interface SandboxStack {
@@ -364,7 +383,7 @@ export async function startSandboxStack(options: StartSandboxStackOptions): Prom
   });
   try {
     const history = await sandbox.seedHistory();
-    options.log?.(`seeded the bucket with ${history.blocks.length} blocks of ${history.selector}, ${new Date(history.startMs).toISOString()} to ${new Date(history.endMs).toISOString()}`);
+    options.log?.(`seeded the bucket with ${history.blocks} blocks of ${history.selector}, ${new Date(history.startMs).toISOString()} to ${new Date(history.endMs).toISOString()}`);
     const stack = new PulumiStack({ dir: path.join(sandbox.runDir, "pulumi"), env: { ...options.env, ...sandbox.cluster.env } });
     const { plain, secrets } = bootConfig(sandbox.bootValues);
     await stack.init(plain, secrets);

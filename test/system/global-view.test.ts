@@ -223,14 +223,13 @@ test("an external-label-only selector returns nothing with a warning; with a met
 test("upload: a block of the VM's Prometheus lands in MinIO, its meta.json carrying the external labels", { timeout: 180_000 }, async () => {
   const block = await waitFor(
     "a VM block in the bucket",
-    async () => (await sandbox.bucketBlocks()).find((b) => b.meta.thanos.labels.cluster === VM_CLUSTER),
+    async () => (await sandbox.bucketBlocks()).find((b) => b.thanos.labels.cluster === VM_CLUSTER),
     150_000,
     2_000,
   );
-  assert.deepEqual(block.meta.thanos.labels, { cluster: VM_CLUSTER });
-  assert.equal(block.meta.thanos.source, "sidecar");
-  assert.equal(block.meta.ulid, block.ulid);
-  assert.ok(block.meta.maxTime - block.meta.minTime <= 30_000, `block spans ${block.meta.maxTime - block.meta.minTime} ms`);
+  assert.deepEqual(block.thanos.labels, { cluster: VM_CLUSTER });
+  assert.equal(block.thanos.source, "sidecar");
+  assert.ok(block.maxTime - block.minTime <= 30_000, `block spans ${block.maxTime - block.minTime} ms`);
   // It is a block of the VM's TSDB, and the shipper recorded it as uploaded.
   assert.ok((await sandbox.vmTsdbBlocks()).includes(block.ulid));
   const shipped = JSON.parse(await sandbox.vmShell(`cat ${PROMETHEUS_DATA_DIR}/thanos.shipper.json`)) as { uploaded: string[] };
@@ -413,7 +412,7 @@ test("fault: with MinIO stopped the sidecar keeps serving queries, and the block
     90_000,
     2_000,
   );
-  assert.deepEqual(uploaded.meta.thanos.labels, { cluster: VM_CLUSTER });
+  assert.deepEqual(uploaded.thanos.labels, { cluster: VM_CLUSTER });
   // S3 times have second resolution.
   assert.ok(uploaded.uploadedAt.getTime() >= backAt.getTime() - 1_000, `uploaded at ${uploaded.uploadedAt.toISOString()}`);
   assert.deepEqual(await sandbox.sidecarUnitState(), before);
