@@ -35,7 +35,6 @@ export interface VmFleetArgs extends Pick<VmSidecarArgs, "thanosVersion" | "than
  * each Prometheus setup (which restarts Prometheus) for the previous one's; the rest change in parallel.
  */
 export class VmFleet extends pulumi.ComponentResource {
-  readonly sidecars: VmSidecar[];
   /** The querier's endpoint for each sidecar, in config order. */
   readonly endpoints: pulumi.Output<QuerierEndpoint>[];
   readonly grpcAddresses: pulumi.Output<string[]>;
@@ -47,7 +46,7 @@ export class VmFleet extends pulumi.ComponentResource {
     const settle = settleSeconds(args.querierInfoTimeout);
     // The last Prometheus setup registered in each haGroup: the next replica's setup waits for it.
     const lastSetup = new Map<string, pulumi.Resource>();
-    this.sidecars = args.vms.map((vm, index) => {
+    const sidecars = args.vms.map((vm, index) => {
       const host = args.hosts.resolve(vm.host, `vms[${index}].host`);
       const credentials = args.prometheusCredentials?.[vm.name];
       const sidecar = new VmSidecar(
@@ -76,7 +75,7 @@ export class VmFleet extends pulumi.ComponentResource {
     // square of the fleet: a plain promise holding no resources, resolved once the check passed.
     const checked = new Promise<pulumi.Resource[]>((resolve, reject) => {
       if (pulumi.runtime.isDryRun()) return resolve([]);
-      pulumi.all(this.sidecars.map((sidecar) => sidecar.externalLabels)).apply((labels) => {
+      pulumi.all(sidecars.map((sidecar) => sidecar.externalLabels)).apply((labels) => {
         const members = args.vms.map((vm, index) => ({ index, name: vm.name, haGroup: vm.haGroup, labels: labels[index] }));
         const problems = fleetLabelProblems(members, args.replicaLabels, (member) => `${PROJECT}:vms[${member.index}]`, "its Prometheus reports");
         if (problems.length > 0) reject(new ConfigError(problems));
@@ -84,14 +83,14 @@ export class VmFleet extends pulumi.ComponentResource {
       });
     });
     const installs: pulumi.Resource[] = [];
-    this.sidecars.forEach((sidecar, index) => {
+    sidecars.forEach((sidecar, index) => {
       const previous = predecessors[index];
       installs.push(sidecar.deploy([checked, ...(previous === undefined ? [] : [[installs[previous]]])]));
     });
 
-    this.endpoints = this.sidecars.map((sidecar) => sidecar.endpoint);
-    this.grpcAddresses = pulumi.all(this.sidecars.map((sidecar) => sidecar.grpcAddress));
-    this.httpAddresses = pulumi.all(this.sidecars.map((sidecar) => sidecar.httpAddress));
+    this.endpoints = sidecars.map((sidecar) => sidecar.endpoint);
+    this.grpcAddresses = pulumi.all(sidecars.map((sidecar) => sidecar.grpcAddress));
+    this.httpAddresses = pulumi.all(sidecars.map((sidecar) => sidecar.httpAddress));
     this.registerOutputs({ grpcAddresses: this.grpcAddresses, httpAddresses: this.httpAddresses });
   }
 }
