@@ -14,11 +14,12 @@ source lib/journal.sh
 source lib/owner-marker.sh
 source lib/payload.sh
 source lib/sidecar-checks.sh
+source lib/exit-handler.sh
 
-# The run's state, set by the functions below; on_exit reads it to clean up or roll back.
+# The run's state, set by the functions below; on_exit (lib/exit-handler.sh, with APPLYING) reads it to clean up or
+# roll back.
 WORK=""                # this run's directory: the payload, what would be written (new/), the backup of the VM's files
 STAGE=""               # a release being staged in INSTALL_ROOT, until it is renamed into place
-APPLYING=0             # 1 while a change is half applied: a failure then rolls back
 NEW_RELEASE=0          # 1 when this run installed VERSION_DIR
 CREATED_INSTALL_ROOT=0 # 1 when this run created INSTALL_ROOT
 WAS_ENABLED=0          # the unit was enabled before the change
@@ -244,21 +245,15 @@ rollback() {
     rm -rf -- "$VERSION_DIR"
   fi
 }
-on_exit() {
-  local status=$?
-  # Cleanup runs to the end: no second signal, and no failing write (a dropped session closes stderr) stops it.
-  trap '' HUP INT TERM
-  set +e
-  if ((status != 0 && APPLYING)); then
-    APPLYING=0
-    rollback
-    printf 'thanos-global-view: vm %s: %s\n' "$VM_NAME" "$ROLLBACK_RESULT" >&2
-  elif ((status != 0 && CREATED_INSTALL_ROOT)); then
-    rm -rf -- "$INSTALL_ROOT"
-  fi
+undo_change() {
+  rollback
+  printf 'thanos-global-view: vm %s: %s\n' "$VM_NAME" "$ROLLBACK_RESULT" >&2
+}
+clean_up() {
+  # A failed first install leaves no INSTALL_ROOT (the rollback, if there was one, removed it already).
+  if (($1 != 0 && CREATED_INSTALL_ROOT)); then rm -rf -- "$INSTALL_ROOT"; fi
   if [[ -n $STAGE ]]; then rm -rf -- "$STAGE"; fi
   if [[ -n $WORK ]]; then rm -rf -- "$WORK"; fi
-  exit "$status"
 }
 
 apply_changes() {

@@ -17,6 +17,7 @@ source lib/prometheus.sh
 source lib/external-labels.sh
 source lib/journal.sh
 source lib/payload.sh
+source lib/exit-handler.sh
 
 readonly CANDIDATE_SUFFIX=.thanos-global-view.new
 readonly DEBIAN_SAMPLE_LABELS=monitor=example
@@ -227,25 +228,19 @@ verify_running() {
   check_running_prometheus warn ||
     die "restarted $PROMETHEUS_UNIT, but the Prometheus at $PROMETHEUS_URL still does not run with $WANTED_FLAGS and external labels $WANTED_LABELS (warning above): check that prometheusUrl is this VM's packaged Prometheus and that $PROMETHEUS_UNIT reads $DEFAULTS_FILE"
 }
-# Set while Prometheus' files are the edited ones and not yet known to work: an exit then (a dropped SSH session, a
-# cancelled up) puts the backups back and restarts Prometheus on them.
-APPLYING=0
-on_exit() {
-  local status=$?
-  # Cleanup runs to the end: no second signal, and no failing write (a dropped session closes stderr) stops it.
-  trap '' HUP INT TERM
-  set +e
-  if ((status != 0 && APPLYING)); then
-    APPLYING=0
-    restore_backups
-    if restart_prometheus; then
-      log "interrupted: restored $(comma_list "${EDITED[@]}") from the backups; Prometheus runs on them again"
-    else
-      log "interrupted: restored $(comma_list "${EDITED[@]}") from the backups, but Prometheus is not ready on them: see journalctl -u $PROMETHEUS_UNIT"
-    fi
+# APPLYING is set while Prometheus' files are the edited ones and not yet known to work: an exit then (a dropped SSH
+# session, a cancelled up) puts the backups back and restarts Prometheus on them.
+undo_change() {
+  restore_backups
+  if restart_prometheus; then
+    log "interrupted: restored $(comma_list "${EDITED[@]}") from the backups; Prometheus runs on them again"
+  else
+    log "interrupted: restored $(comma_list "${EDITED[@]}") from the backups, but Prometheus is not ready on them: see journalctl -u $PROMETHEUS_UNIT"
   fi
+}
+clean_up() {
   remove_candidates
-  if [[ -n ${WORK:-} ]]; then rm -rf -- "$WORK"; fi
+  if [[ -n $WORK ]]; then rm -rf -- "$WORK"; fi
 }
 main() {
   require_root
