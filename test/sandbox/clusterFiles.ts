@@ -272,6 +272,17 @@ export const COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.14.7";
  * `forward`: a name outside the cluster gets no answer from anywhere. It listens on 1053 as a non-root user without
  * capabilities (containerd 1.6 grants no ambient ones, so port 53 is out of reach); the Service maps 53 to it.
  */
+/** Binds the ClusterRole of that name to a service account (the name and namespace in `serviceAccount`). */
+export function clusterRoleBinding(name: string, serviceAccount: { name: string; namespace: string }): Record<string, unknown> {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    metadata: { name },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+    subjects: [{ kind: "ServiceAccount", ...serviceAccount }],
+  };
+}
+
 export function corednsObjects(): Record<string, unknown>[] {
   const labels = { "k8s-app": "kube-dns" };
   const metadata = { name: "coredns", namespace: "kube-system" };
@@ -286,13 +297,7 @@ export function corednsObjects(): Record<string, unknown>[] {
         { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
       ],
     },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: "system:coredns" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:coredns" },
-      subjects: [{ kind: "ServiceAccount", ...metadata }],
-    },
+    clusterRoleBinding("system:coredns", metadata),
     {
       apiVersion: "v1",
       kind: "ConfigMap",

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { REPO_ROOT } from "../repo";
 import type { Cluster } from "./cluster";
-import { STORAGE_CLASS } from "./clusterFiles";
+import { clusterRoleBinding, STORAGE_CLASS } from "./clusterFiles";
 import { runForStdout, waitFor } from "./process";
 
 export const OPERATOR_NAMESPACE = "prometheus-operator";
@@ -70,13 +70,7 @@ function operatorObjects(version: string): Record<string, unknown>[] {
         rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]),
       ],
     },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: "prometheus-operator" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "prometheus-operator" },
-      subjects: [{ kind: "ServiceAccount", ...metadata }],
-    },
+    clusterRoleBinding("prometheus-operator", metadata),
     {
       apiVersion: "apps/v1",
       kind: "Deployment",
@@ -137,13 +131,7 @@ function prometheusObjects(options: InClusterPrometheusOptions): Record<string, 
         { nonResourceURLs: ["/metrics"], verbs: ["get"] },
       ],
     },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: "prometheus" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "prometheus" },
-      subjects: [{ kind: "ServiceAccount", ...metadata }],
-    },
+    clusterRoleBinding("prometheus", metadata),
     {
       apiVersion: "monitoring.coreos.com/v1",
       kind: "Prometheus",
