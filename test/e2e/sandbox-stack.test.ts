@@ -322,7 +322,9 @@ test("pulumi up returns once the querier pods are Ready; they find both Promethe
   assert.deepEqual(outputs.vmSidecarGrpcAddresses, [sandbox.vmGrpcAddress]);
   assert.deepEqual(outputs.querierStores, [serviceEndpoint, sandbox.vmGrpcAddress, storeGatewayEndpoint]);
 
-  // The querier is told the Service's name only; CoreDNS answers its SRV query with both Prometheus pods.
+  // The querier is told the Service's name only; CoreDNS answers its SRV query with both Prometheus pods, once they
+  // are Ready (they start only when this up has made their objstore Secret).
+  await sandbox.inClusterPrometheus.waitReady();
   const [pod] = await querier.pods();
   const srv = await sandbox.cluster.kubectl(["-n", querier.namespace, "exec", pod.name, "--", "nslookup", "-type=SRV", `_grpc._tcp.sidecar.${PROMETHEUS_NAMESPACE}.svc.cluster.local`]);
   assert.equal(srv.stdout.match(/service = \d+ \d+ 10901 /g)?.length, 2, srv.stdout);
